@@ -1,0 +1,62 @@
+// Command meridian is the Meridian binary: the server, edge and dev roles,
+// and the client verbs that call a running agent over JSON-RPC.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `Meridian: service discovery, health checking and a replicated KV store.
+
+Usage: meridian <command> [flags] [args]
+
+Agents:
+  dev        a single-node cluster on loopback, data in a temp dir
+  server     a server of a datacenter (Raft replicas of every shard)
+
+Client (talk to an agent, -http-addr or MERIDIAN_HTTP_ADDR, default 127.0.0.1:7500):
+  kv         put, get, list, delete keys
+  rpc        call any JSON-RPC method: meridian rpc METHOD '{"param": ...}'
+  status     leader, peers and shards
+  bench kv   a load generator for the KV API
+
+Run 'meridian <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "dev":
+		return runAgent("dev", rest, stderr)
+	case "server":
+		return runAgent("server", rest, stderr)
+	case "kv":
+		return runKV(rest, stdout, stderr)
+	case "rpc":
+		return runRPC(rest, stdout, stderr)
+	case "status":
+		return runStatus(rest, stdout, stderr)
+	case "bench":
+		return runBench(rest, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "meridian", version)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "meridian: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+const version = "0.1.0-dev"

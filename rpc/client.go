@@ -1,0 +1,375 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// Addrs are the servers, "host:port" (path /rpc) or a full URL. A call
+	// goes to one of them and moves to the next on a connection error.
+	Addrs []string
+	// HTTPClient is used as is when set. By default the Client owns a
+	// transport tuned for many concurrent calls to few hosts.
+	HTTPClient *http.Client
+	// Timeout bounds each call, or each attempt of CallRetry; 0 leaves it
+	// to the context. Keep it above the longest blocking read's wait.
+	Timeout time.Duration
+}
+
+// DefaultClientConfig returns a configuration for the local agent.
+func DefaultClientConfig() ClientConfig {
+	return ClientConfig{Addrs: []string{"127.0.0.1:7500"}}
+}
+
+// Validate reports a configuration NewClient cannot use.
+func (c ClientConfig) Validate() error {
+	if len(c.Addrs) == 0 {
+		return errors.New("rpc: no address given")
+	}
+	for _, a := range c.Addrs {
+		if _, err := endpoint(a); err != nil {
+			return err
+		}
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("rpc: Timeout %v is negative", c.Timeout)
+	}
+	return nil
+}
+
+// endpoint turns "host:port" or a URL into the URL to post to.
+func endpoint(addr string) (string, error) {
+	raw := addr
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("rpc: address %q: %w", addr, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("rpc: address %q: want host:port or an http(s) URL", addr)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/rpc"
+	}
+	return u.String(), nil
+}
+
+// Client calls a Meridian JSON-RPC server. It is safe for concurrent use.
+type Client struct {
+	urls      []string
+	hc        *http.Client
+	transport *http.Transport // ours to close; nil with cfg.HTTPClient
+	timeout   time.Duration
+
+	ids    atomic.Uint64
+	pref   atomic.Uint32 // index of the address to try first
+	closed atomic.Bool
+}
+
+// NewClient returns a Client for cfg.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{timeout: cfg.Timeout, hc: cfg.HTTPClient}
+	for _, a := range cfg.Addrs {
+		u, _ := endpoint(a)
+		c.urls = append(c.urls, u)
+	}
+	if c.hc == nil {
+		c.transport = newTransport()
+		c.hc = &http.Client{Transport: c.transport}
+	}
+	return c, nil
+}
+
+// newTransport is tuned for many concurrent callers to few hosts: plenty of
+// idle keep-alive connections per host, no proxy (this is cluster traffic),
+// and no response-header timeout, since blocking reads may wait minutes.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		DialContext: (&net.Dialer{
+			Timeout:   3 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          0, // no overall cap
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// Close releases idle connections; calls made after it fail. It is safe
+// to call twice.
+func (c *Client) Close() {
+	c.closed.Store(true)
+	if c.transport != nil {
+		c.transport.CloseIdleConnections()
+	}
+}
+
+// maxResponseBytes caps the answer the client will read.
+const maxResponseBytes = 256 << 20
+
+// Call calls method with params (encoded as the JSON object of params;
+// nil sends none) and decodes the result into result, a pointer (nil
+// discards it). A connection error moves the call to the next address,
+// within ctx; when none answers, the error matches ErrUnavailable. An
+// error the server sent back is returned as an *Error, so errors.Is works
+// against the sentinels (ErrNoLeader, ...). Call does not retry those: see
+// CallRetry.
+func (c *Client) Call(ctx context.Context, method string, params, result any) error {
+	if c.closed.Load() {
+		return fmt.Errorf("rpc: client closed: %w", net.ErrClosed)
+	}
+	if result != nil {
+		if v := reflect.ValueOf(result); v.Kind() != reflect.Pointer || v.IsNil() {
+			return fmt.Errorf("rpc: result must be a non-nil pointer, not %T", result)
+		}
+	}
+	id := c.ids.Add(1)
+	body, err := encodeCall(method, params, id)
+	if err != nil {
+		return err
+	}
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	n := len(c.urls)
+	first := int(c.pref.Load()) % n
+	var last error
+	for k := range n {
+		i := (first + k) % n
+		err := c.post(ctx, c.urls[i], body, id, result)
+		if err == nil || !failover(ctx, err) {
+			return err
+		}
+		last = err
+		c.pref.CompareAndSwap(uint32(i), uint32((i+1)%n)) // stop trying a dead one first
+	}
+	return fmt.Errorf("rpc: %w: no answer from %d address(es); last: %w", ErrUnavailable, n, last)
+}
+
+// CallRetry is Call that also retries errors worth a retry (Error.Retryable,
+// no server reachable, an attempt's Timeout) with capped exponential backoff
+// (10ms to 500ms, jittered) until ctx is done. A write that timed out may
+// have been applied: retry writes only when they are idempotent or guarded
+// by an index (cas).
+func (c *Client) CallRetry(ctx context.Context, method string, params, result any) error {
+	wait := 10 * time.Millisecond
+	var last error // the last error worth a retry
+	for {
+		err := c.Call(ctx, method, params, result)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return giveUp(ctx, last, err)
+		case !retryable(err):
+			return err
+		}
+		last = err
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return giveUp(ctx, last, err)
+		case <-t.C:
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// giveUp says why CallRetry stopped: the last retryable error, and the end
+// of the context; both match with errors.Is.
+func giveUp(ctx context.Context, last, err error) error {
+	if last == nil {
+		return err
+	}
+	return fmt.Errorf("%w (gave up: %w)", last, context.Cause(ctx))
+}
+
+func retryable(err error) bool {
+	if re, ok := errors.AsType[*Error](err); ok {
+		return re.Retryable()
+	}
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// transportError is an error of the HTTP round trip itself: no answer came.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+// failover reports whether err means no answer came from that server, so
+// the next address may be tried: a failed dial, a refused or reset
+// connection. A connection reset after the request went out may hide a
+// call that ran, as a timeout may; timeouts are not failed over, resets
+// are (writes that must not apply twice use cas).
+func failover(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if _, ok := errors.AsType[*transportError](err); !ok {
+		return false
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		op, ok := errors.AsType[*net.OpError](err)
+		return ok && op.Op == "dial"
+	}
+	return true
+}
+
+// encodeCall writes the request object.
+func encodeCall(method string, params any, id uint64) ([]byte, error) {
+	buf := getBuf()
+	defer putBuf(buf)
+	buf.b.WriteString(`{"jsonrpc":"2.0","method":`)
+	if err := buf.enc.Encode(method); err != nil {
+		return nil, fmt.Errorf("rpc: encoding method name: %w", err)
+	}
+	buf.b.Truncate(buf.b.Len() - 1)
+	if params != nil {
+		buf.b.WriteString(`,"params":`)
+		if err := buf.enc.Encode(params); err != nil {
+			return nil, fmt.Errorf("rpc: encoding params of %s: %w", method, err)
+		}
+		buf.b.Truncate(buf.b.Len() - 1)
+	}
+	buf.b.WriteString(`,"id":`)
+	buf.b.Write(strconv.AppendUint(nil, id, 10))
+	buf.b.WriteByte('}')
+	// The transport may read the body after Do returns: it gets its own
+	// copy, not the pooled buffer.
+	return bytes.Clone(buf.b.Bytes()), nil
+}
+
+// response is the answer to one call; Result holds the caller's pointer so
+// the result is decoded in place, in one pass.
+type response struct {
+	JSONRPC string          `json:"jsonrpc"`
+	Result  any             `json:"result"`
+	Error   *Error          `json:"error"`
+	ID      json.RawMessage `json:"id"`
+}
+
+func (c *Client) post(ctx context.Context, url string, body []byte, id uint64, result any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("rpc: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return &transportError{err}
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // keep the connection
+		_ = resp.Body.Close()
+	}()
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	isJSON := mt == "application/json"
+	if resp.StatusCode != http.StatusOK && !(resp.StatusCode == http.StatusRequestEntityTooLarge && isJSON) {
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		return fmt.Errorf("rpc: %s: HTTP %s: %s", url, resp.Status, bytes.TrimSpace(snippet))
+	}
+	var discard json.RawMessage
+	r := response{Result: result}
+	if result == nil {
+		r.Result = &discard
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(&r); err != nil {
+		return fmt.Errorf("rpc: %s: decoding the answer: %w", url, err)
+	}
+	switch {
+	case r.JSONRPC != "2.0":
+		return fmt.Errorf("rpc: %s: the answer is not JSON-RPC 2.0", url)
+	case r.Error != nil:
+		return r.Error
+	case string(r.ID) != strconv.FormatUint(id, 10):
+		return fmt.Errorf("rpc: %s: answer id %s, want %d", url, r.ID, id)
+	}
+	return nil
+}
+
+// call is the typed form of Call used by the wrappers below.
+func call[R any](ctx context.Context, c *Client, method string, params any) (*R, error) {
+	r := new(R)
+	if err := c.Call(ctx, method, params, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// KVGet reads one key; the answer's Entry is nil when the key is absent.
+func (c *Client) KVGet(ctx context.Context, p *KVGetParams) (*KVGetResult, error) {
+	return call[KVGetResult](ctx, c, MethodKVGet, p)
+}
+
+// KVPut writes one key.
+func (c *Client) KVPut(ctx context.Context, p *KVPutParams) (*KVPutResult, error) {
+	return call[KVPutResult](ctx, c, MethodKVPut, p)
+}
+
+// KVList lists the keys under a prefix.
+func (c *Client) KVList(ctx context.Context, p *KVListParams) (*KVListResult, error) {
+	return call[KVListResult](ctx, c, MethodKVList, p)
+}
+
+// KVDelete deletes a key, or a prefix with Recurse.
+func (c *Client) KVDelete(ctx context.Context, p *KVDeleteParams) (*KVDeleteResult, error) {
+	return call[KVDeleteResult](ctx, c, MethodKVDelete, p)
+}
+
+// KVTxn applies up to MaxTxnOps operations atomically.
+func (c *Client) KVTxn(ctx context.Context, p *KVTxnParams) (*KVTxnResult, error) {
+	return call[KVTxnResult](ctx, c, MethodKVTxn, p)
+}
+
+// StatusLeader names the system shard's leader; p may be nil.
+func (c *Client) StatusLeader(ctx context.Context, p *EmptyParams) (*StatusLeaderResult, error) {
+	return call[StatusLeaderResult](ctx, c, MethodStatusLeader, p)
+}
+
+// StatusPeers lists the Raft peers; p may be nil.
+func (c *Client) StatusPeers(ctx context.Context, p *EmptyParams) (*StatusPeersResult, error) {
+	return call[StatusPeersResult](ctx, c, MethodStatusPeers, p)
+}
+
+// StatusShards describes the shards of the node that answers; p may be nil.
+func (c *Client) StatusShards(ctx context.Context, p *EmptyParams) (*StatusShardsResult, error) {
+	return call[StatusShardsResult](ctx, c, MethodStatusShards, p)
+}
+
+// Discover returns the server's OpenRPC document.
+func (c *Client) Discover(ctx context.Context) (json.RawMessage, error) {
+	var doc json.RawMessage
+	if err := c.Call(ctx, MethodDiscover, nil, &doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}

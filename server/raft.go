@@ -1,0 +1,25 @@
+package server
+
+import (
+	"context"
+
+	"meridian/server/kv"
+	"meridian/server/raftnode"
+	"meridian/server/shard"
+)
+
+// Raft is what the handlers need of the replication layer. raftnode.Host
+// implements it over dragonboat.
+type Raft interface {
+	// Propose replicates cmd through the shard's log and returns the state
+	// machine's result.
+	Propose(ctx context.Context, id shard.ID, cmd []byte) (kv.Result, error)
+	// Read returns a linearizable view of the shard (Raft ReadIndex).
+	Read(ctx context.Context, id shard.ID) (*kv.View, error)
+	// StaleRead returns the local replica's view at once.
+	StaleRead(id shard.ID) (*kv.View, error)
+	// Info tells leader, term, members and applied index.
+	Info(id shard.ID) (shard.Info, error)
+}
+
+var _ Raft = (*raftnode.Host)(nil)

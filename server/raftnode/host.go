@@ -1,0 +1,427 @@
+package raftnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/client"
+	"github.com/lni/dragonboat/v4/config"
+	"github.com/lni/dragonboat/v4/raftio"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"meridian/rpc"
+	"meridian/server/kv"
+	"meridian/server/shard"
+)
+
+// ErrLeaderChanged: the shard's leader changed while a write was in flight,
+// so it may or may not have been applied. Retryable (as a timeout is).
+var ErrLeaderChanged = fmt.Errorf("raftnode: leader changed while the write was in flight; it may or may not have been applied: %w", rpc.ErrTimeout)
+
+// Host is one server's NodeHost with its shard replicas.
+type Host struct {
+	cfg    Config
+	nh     *dragonboat.NodeHost
+	log    *slog.Logger
+	shards map[shard.ID]*replica
+
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	closeOne sync.Once
+}
+
+type replica struct {
+	id      shard.ID
+	m       *kv.Machine
+	session *client.Session
+
+	mu          sync.Mutex
+	leaderGen   chan struct{} // closed and replaced when the leader changes
+	leader      shard.ReplicaID
+	lastContact time.Time
+}
+
+// New starts a NodeHost and every configured shard replica. It returns once
+// the replicas are started, not when they have leaders: see WaitReady.
+func New(cfg Config) (*Host, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	peers := make(map[shard.ReplicaID]string, len(cfg.Peers))
+	for k, v := range cfg.Peers {
+		peers[k] = v
+	}
+	cfg.Peers = peers
+	cfg.Shards = append([]shard.ID(nil), cfg.Shards...)
+
+	h := &Host{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		shards: make(map[shard.ID]*replica, len(cfg.Shards)),
+		stop:   make(chan struct{}),
+	}
+	for _, id := range cfg.Shards {
+		h.shards[id] = &replica{id: id, m: kv.New(), leaderGen: make(chan struct{})}
+	}
+
+	nhc := config.NodeHostConfig{
+		NodeHostDir:       filepath.Join(cfg.DataDir, "raft"),
+		RTTMillisecond:    uint64(cfg.RTT / time.Millisecond),
+		RaftAddress:       cfg.RaftAddr,
+		RaftEventListener: (*events)(h),
+		DeploymentID:      1,
+	}
+	switch cfg.LogDBProfile {
+	case "tiny":
+		nhc.Expert.LogDB = config.GetTinyMemLogDBConfig()
+	case "small":
+		nhc.Expert.LogDB = config.GetSmallMemLogDBConfig()
+	default:
+		nhc.Expert.LogDB = config.GetDefaultLogDBConfig()
+	}
+	nh, err := dragonboat.NewNodeHost(nhc)
+	if err != nil {
+		return nil, fmt.Errorf("raftnode: start NodeHost at %s: %w", cfg.DataDir, err)
+	}
+	h.nh = nh
+
+	members := make(map[uint64]dragonboat.Target, len(cfg.Peers))
+	for id, addr := range cfg.Peers {
+		members[uint64(id)] = addr
+	}
+	for _, id := range cfg.Shards {
+		rc := config.Config{
+			ShardID:            uint64(id),
+			ReplicaID:          uint64(cfg.ReplicaID),
+			HeartbeatRTT:       cfg.HeartbeatRTT,
+			ElectionRTT:        cfg.ElectionRTT,
+			CheckQuorum:        true,
+			PreVote:            true,
+			SnapshotEntries:    cfg.SnapshotEntries,
+			CompactionOverhead: cfg.CompactionOverhead,
+		}
+		initial := members
+		if nh.HasNodeInfo(uint64(id), uint64(cfg.ReplicaID)) {
+			initial = nil // restart: membership comes from the log
+		} else if _, ok := cfg.Peers[cfg.ReplicaID]; !ok {
+			nh.Close()
+			return nil, fmt.Errorf("raftnode: replica %d is not among the peers %v", cfg.ReplicaID, cfg.Peers)
+		}
+		r := h.shards[id]
+		create := func(uint64, uint64) sm.IConcurrentStateMachine { return &fsm{m: r.m} }
+		if err := nh.StartConcurrentReplica(initial, false, create, rc); err != nil {
+			nh.Close()
+			return nil, fmt.Errorf("raftnode: start %v: %w", id, err)
+		}
+		r.session = nh.GetNoOPSession(uint64(id))
+	}
+	h.wg.Add(1)
+	go h.contactLoop()
+	return h, nil
+}
+
+// WaitReady blocks until every shard has a leader, or ctx ends.
+func (h *Host) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		missing := 0
+		for id := range h.shards {
+			if _, _, ok, _ := h.nh.GetLeaderID(uint64(id)); !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("raftnode: %d of %d shards have no leader: %w", missing, len(h.shards), ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops every replica and the NodeHost. Safe to call twice.
+func (h *Host) Close() {
+	h.closeOne.Do(func() {
+		close(h.stop)
+		h.wg.Wait()
+		h.nh.Close()
+	})
+}
+
+func (h *Host) replica(id shard.ID) (*replica, error) {
+	r, ok := h.shards[id]
+	if !ok {
+		return nil, fmt.Errorf("raftnode: no shard %d on this server", id)
+	}
+	return r, nil
+}
+
+func (r *replica) gen() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.leaderGen
+}
+
+// events receives dragonboat's leader changes.
+type events Host
+
+func (e *events) LeaderUpdated(info raftio.LeaderInfo) {
+	r, ok := e.shards[shard.ID(info.ShardID)]
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	r.leader = shard.ReplicaID(info.LeaderID)
+	close(r.leaderGen)
+	r.leaderGen = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// retryable reports errors dragonboat returns before a proposal or read
+// entered the log: trying again cannot apply anything twice.
+func notAccepted(err error) bool {
+	return errors.Is(err, dragonboat.ErrShardNotReady) || errors.Is(err, dragonboat.ErrSystemBusy) ||
+		errors.Is(err, dragonboat.ErrShardNotInitialized)
+}
+
+func timeoutFor(ctx context.Context) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return 10 * time.Second
+	}
+	return time.Until(dl)
+}
+
+// backoff waits a little before another try; it returns false when the try
+// would outlive ctx or the leader wait.
+func (h *Host) backoff(ctx context.Context, started time.Time, attempt int) bool {
+	d := time.Duration(attempt+1) * 10 * time.Millisecond
+	if d > 100*time.Millisecond {
+		d = 100 * time.Millisecond
+	}
+	if time.Since(started)+d > h.cfg.LeaderWait {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-h.stop:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (h *Host) mapErr(id shard.ID, err error) error {
+	switch {
+	case notAccepted(err):
+		return fmt.Errorf("%v: %w", id, rpc.ErrNoLeader)
+	case errors.Is(err, dragonboat.ErrClosed), errors.Is(err, dragonboat.ErrShardClosed):
+		return fmt.Errorf("%v: %w", id, rpc.ErrUnavailable)
+	case errors.Is(err, dragonboat.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%v: %w", id, rpc.ErrTimeout)
+	case errors.Is(err, dragonboat.ErrTimeoutTooSmall):
+		return fmt.Errorf("%v: deadline too close to try: %w", id, rpc.ErrTimeout)
+	case errors.Is(err, dragonboat.ErrPayloadTooBig):
+		return fmt.Errorf("%v: command too large: %w", id, rpc.ErrTooLarge)
+	}
+	return fmt.Errorf("%v: %w", id, err)
+}
+
+// Propose replicates cmd through shard id's log and returns what the state
+// machine made of it. A write that may or may not have been applied (timeout,
+// leader change) fails with an error wrapping rpc.ErrTimeout; one that
+// cannot get a leader within LeaderWait wraps rpc.ErrNoLeader.
+func (h *Host) Propose(ctx context.Context, id shard.ID, cmd []byte) (kv.Result, error) {
+	r, err := h.replica(id)
+	if err != nil {
+		return kv.Result{}, err
+	}
+	started := time.Now()
+	for attempt := 0; ; attempt++ {
+		gen := r.gen()
+		rs, err := h.nh.Propose(r.session, cmd, timeoutFor(ctx))
+		if err != nil {
+			if notAccepted(err) && h.backoff(ctx, started, attempt) {
+				continue
+			}
+			return kv.Result{}, h.mapErr(id, err)
+		}
+		select {
+		case res := <-rs.ResultC():
+			rs.Release()
+			switch {
+			case res.Completed():
+				v := res.GetResult()
+				return kv.DecodeResult(v.Value, v.Data)
+			case res.Dropped():
+				if h.backoff(ctx, started, attempt) {
+					continue
+				}
+				return kv.Result{}, fmt.Errorf("%v: %w", id, rpc.ErrNoLeader)
+			case res.Timeout():
+				return kv.Result{}, fmt.Errorf("%v: %w", id, rpc.ErrTimeout)
+			case res.Terminated():
+				return kv.Result{}, fmt.Errorf("%v: shard stopped: %w", id, rpc.ErrUnavailable)
+			default:
+				return kv.Result{}, fmt.Errorf("%v: proposal rejected or aborted: %w", id, rpc.ErrUnavailable)
+			}
+		case <-gen:
+			// The request state stays with dragonboat, which completes
+			// or times it out later; it is not released here.
+			return kv.Result{}, fmt.Errorf("%v: %w", id, ErrLeaderChanged)
+		case <-ctx.Done():
+			return kv.Result{}, fmt.Errorf("%v: %w", id, rpc.ErrTimeout)
+		case <-h.stop:
+			return kv.Result{}, fmt.Errorf("%v: server stopping: %w", id, rpc.ErrUnavailable)
+		}
+	}
+}
+
+// Read returns a view of shard id that reflects every write acknowledged
+// before the call (Raft ReadIndex). A leader change during the read retries
+// it: reads are safe to repeat.
+func (h *Host) Read(ctx context.Context, id shard.ID) (*kv.View, error) {
+	r, err := h.replica(id)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	for attempt := 0; ; attempt++ {
+		gen := r.gen()
+		rs, err := h.nh.ReadIndex(uint64(id), timeoutFor(ctx))
+		if err != nil {
+			if notAccepted(err) && h.backoff(ctx, started, attempt) {
+				continue
+			}
+			return nil, h.mapErr(id, err)
+		}
+		select {
+		case res := <-rs.ResultC():
+			if res.Completed() {
+				v, err := h.nh.ReadLocalNode(rs, nil)
+				rs.Release()
+				if err != nil {
+					return nil, h.mapErr(id, err)
+				}
+				r.touch()
+				return v.(*kv.View), nil
+			}
+			rs.Release()
+			if res.Timeout() {
+				return nil, fmt.Errorf("%v: %w", id, rpc.ErrTimeout)
+			}
+			if res.Terminated() {
+				return nil, fmt.Errorf("%v: shard stopped: %w", id, rpc.ErrUnavailable)
+			}
+		case <-gen:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%v: %w", id, rpc.ErrTimeout)
+		case <-h.stop:
+			return nil, fmt.Errorf("%v: server stopping: %w", id, rpc.ErrUnavailable)
+		}
+		if !h.backoff(ctx, started, attempt) {
+			return nil, fmt.Errorf("%v: %w", id, rpc.ErrNoLeader)
+		}
+	}
+}
+
+// StaleRead returns this replica's view without asking the leader.
+func (h *Host) StaleRead(id shard.ID) (*kv.View, error) {
+	r, err := h.replica(id)
+	if err != nil {
+		return nil, err
+	}
+	return r.m.View(), nil
+}
+
+func (r *replica) touch() {
+	r.mu.Lock()
+	r.lastContact = time.Now()
+	r.mu.Unlock()
+}
+
+// Info tells the shard's leader, term, members and applied index as this
+// replica knows them.
+func (h *Host) Info(id shard.ID) (shard.Info, error) {
+	r, err := h.replica(id)
+	if err != nil {
+		return shard.Info{}, err
+	}
+	info := shard.Info{ID: id, Applied: r.m.View().Index()}
+	leader, term, ok, err := h.nh.GetLeaderID(uint64(id))
+	if err != nil {
+		return info, h.mapErr(id, err)
+	}
+	if ok {
+		info.Leader = shard.ReplicaID(leader)
+		info.Term = term
+		info.IsLeader = info.Leader == h.cfg.ReplicaID
+	}
+	for _, si := range h.nh.GetNodeHostInfo(dragonboat.NodeHostInfoOption{SkipLogInfo: true}).ShardInfoList {
+		if si.ShardID != uint64(id) {
+			continue
+		}
+		for rid := range si.Replicas {
+			info.Replicas = append(info.Replicas, shard.ReplicaID(rid))
+		}
+		sort.Slice(info.Replicas, func(i, j int) bool { return info.Replicas[i] < info.Replicas[j] })
+	}
+	r.mu.Lock()
+	last := r.lastContact
+	r.mu.Unlock()
+	switch {
+	case info.IsLeader:
+	case last.IsZero():
+		info.LastContact = -1
+	default:
+		info.LastContact = time.Since(last)
+	}
+	return info, nil
+}
+
+// contactLoop confirms, about once a second, that each shard's leader still
+// answers (a ReadIndex round), so stale reads can say how far behind they
+// may be. One goroutine for all shards.
+func (h *Host) contactLoop() {
+	defer h.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		for id, r := range h.shards {
+			rs, err := h.nh.ReadIndex(uint64(id), 900*time.Millisecond)
+			if err != nil {
+				continue
+			}
+			select {
+			case res := <-rs.ResultC():
+				if res.Completed() {
+					r.touch()
+				}
+				rs.Release()
+			case <-h.stop:
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package raftnode
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/lni/dragonboat/v4/logger"
+)
+
+var routeOnce sync.Once
+
+// RouteLogs sends dragonboat's logs to l, dropping those below level. It
+// takes effect once per process (dragonboat panics on a second factory);
+// later calls are no-ops.
+func RouteLogs(l *slog.Logger, level slog.Level) {
+	routeOnce.Do(func() {
+		logger.SetLoggerFactory(func(pkg string) logger.ILogger {
+			a := &slogAdapter{l: l.With("component", "dragonboat", "pkg", pkg), min: level}
+			// These packages report routine events (elections, "TLS is
+			// off") as warnings; they are debug detail for us.
+			a.demote = pkg == "raft" || pkg == "config"
+			return a
+		})
+	})
+}
+
+type slogAdapter struct {
+	l      *slog.Logger
+	min    slog.Level
+	demote bool // warnings become debug
+}
+
+func (a *slogAdapter) SetLevel(logger.LogLevel) {} // the slog level rules
+
+func (a *slogAdapter) log(level slog.Level, format string, args ...any) {
+	if level < a.min || !a.l.Enabled(context.Background(), level) {
+		return
+	}
+	a.l.Log(context.Background(), level, fmt.Sprintf(format, args...))
+}
+
+func (a *slogAdapter) Debugf(f string, args ...any) { a.log(slog.LevelDebug, f, args...) }
+func (a *slogAdapter) Infof(f string, args ...any)  { a.log(slog.LevelInfo, f, args...) }
+func (a *slogAdapter) Warningf(f string, args ...any) {
+	if a.demote {
+		a.log(slog.LevelDebug, f, args...)
+		return
+	}
+	a.log(slog.LevelWarn, f, args...)
+}
+func (a *slogAdapter) Errorf(f string, args ...any) { a.log(slog.LevelError, f, args...) }
+func (a *slogAdapter) Panicf(f string, args ...any) {
+	a.log(slog.LevelError, f, args...)
+	panic(fmt.Sprintf(f, args...))
+}
