@@ -141,7 +141,7 @@ func checkInvariants(t testing.TB, v *View) {
 	tn := 0
 	v.tombs.Root().Walk(func(k []byte, idx uint64) bool {
 		tn++
-		if idx == 0 || idx > v.applied || idx < v.floor {
+		if idx <= v.floor || idx > v.applied {
 			t.Fatalf("tombstone %q at %d, floor %d applied %d", k, idx, v.floor, v.applied)
 		}
 		return false

@@ -165,11 +165,21 @@ func (b *Batch) get(key []byte) (*rpc.KVEntry, bool) { return b.entries.Get(key)
 
 func (b *Batch) put(index uint64, c *Command) bool {
 	k := []byte(c.Key)
-	old, exists := b.get(k)
-	if c.HasCAS && !casHolds(old, exists, c.CASIndex) {
-		return false
+	if c.HasCAS {
+		old, exists := b.get(k)
+		if !casHolds(old, exists, c.CASIndex) {
+			return false
+		}
 	}
-	b.set(k, newEntry(index, c.Key, c.Value, c.Flags, old))
+	// One walk down the tree, not two: insert, then carry over what the
+	// replaced entry keeps. e is unpublished until Commit, so it may still
+	// change.
+	e := newEntry(index, c.Key, c.Value, c.Flags, nil)
+	if old, existed := b.entries.Insert(k, e); existed {
+		e.CreateIndex, e.LockIndex, e.Session = old.CreateIndex, old.LockIndex, old.Session
+	} else if _, ok := b.tombs.Delete(k); ok {
+		b.tombCount--
+	}
 	return true
 }
 

@@ -59,13 +59,16 @@ func (v *View) WriteSnapshot(w io.Writer) error {
 		return err
 	}
 	var buf []byte
+	n := 0
 	it := v.entries.Root().Iterator()
 	for _, e, ok := it.Next(); ok; _, e, ok = it.Next() {
 		buf = appendEntry(buf[:0], e)
 		if err := writeRecord(buf); err != nil {
 			return fmt.Errorf("kv: write snapshot: %w", err)
 		}
+		n++
 	}
+	tn := 0
 	tit := v.tombs.Root().Iterator()
 	for k, t, ok := tit.Next(); ok; k, t, ok = tit.Next() {
 		buf = appendBytes(buf[:0], k)
@@ -73,6 +76,13 @@ func (v *View) WriteSnapshot(w io.Writer) error {
 		if err := writeRecord(buf); err != nil {
 			return fmt.Errorf("kv: write snapshot: %w", err)
 		}
+		tn++
+	}
+	// The header's counts come from the trees' Len; a snapshot that
+	// disagrees with itself would only fail on restore, so check here.
+	if n != v.entries.Len() || tn != v.tombs.Len() {
+		return fmt.Errorf("kv: write snapshot: wrote %d entries and %d tombstones, header says %d and %d",
+			n, tn, v.entries.Len(), v.tombs.Len())
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("kv: write snapshot: %w", err)
@@ -127,15 +137,19 @@ type snapReader struct {
 	crc uint32
 	one [1]byte
 	buf []byte
+	// ioErr is the last error of r itself, as opposed to a format error.
+	ioErr error
 }
 
 func (s *snapReader) ReadByte() (byte, error) {
 	c, err := s.r.ReadByte()
-	if err == nil {
-		s.one[0] = c
-		s.crc = crc32.Update(s.crc, castagnoli, s.one[:])
+	if err != nil {
+		s.ioErr = err
+		return 0, err
 	}
-	return c, err
+	s.one[0] = c
+	s.crc = crc32.Update(s.crc, castagnoli, s.one[:])
+	return c, nil
 }
 
 // full reads exactly n bytes into a buffer reused across calls. A length
@@ -150,6 +164,7 @@ func (s *snapReader) full(n uint64) ([]byte, error) {
 		start := len(s.buf)
 		s.buf = append(s.buf, make([]byte, c)...)
 		if _, err := io.ReadFull(s.r, s.buf[start:]); err != nil {
+			s.ioErr = err
 			return nil, err
 		}
 		n -= c
@@ -170,22 +185,24 @@ func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrCorruptSnapshot}, args...)...)
 }
 
-// readErr describes a read failure; running out of bytes is a truncation.
-func readErr(where string, err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+// readErr describes a failure to read the part where: running out of bytes
+// is a truncation, an error of the reader itself is passed on, anything
+// else (a record length that overflows) is corruption.
+func (s *snapReader) readErr(where string, err error) error {
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return corrupt("truncated in %s", where)
+	case s.ioErr != nil:
+		return fmt.Errorf("kv: read snapshot: %s: %w", where, err)
 	}
-	if errors.Is(err, ErrCorruptSnapshot) {
-		return err
-	}
-	return fmt.Errorf("kv: read snapshot: %s: %w", where, err)
+	return corrupt("%s: %v", where, err)
 }
 
 func readSnapshot(r io.Reader) (*View, error) {
 	s := &snapReader{r: bufio.NewReaderSize(r, 64<<10)}
 	hdr, err := s.full(uint64(headerSize))
 	if err != nil {
-		return nil, readErr("header", err)
+		return nil, s.readErr("header", err)
 	}
 	if string(hdr[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, corrupt("bad magic %q (want %q)", hdr[:len(snapshotMagic)], snapshotMagic)
@@ -210,7 +227,7 @@ func readSnapshot(r io.Reader) (*View, error) {
 		where := fmt.Sprintf("entry %d of %d", i+1, nEntries)
 		rec, err := s.record()
 		if err != nil {
-			return nil, readErr(where, err)
+			return nil, s.readErr(where, err)
 		}
 		d := decoder{b: rec}
 		e := d.entry()
@@ -230,7 +247,7 @@ func readSnapshot(r io.Reader) (*View, error) {
 		where := fmt.Sprintf("tombstone %d of %d", i+1, nTombs)
 		rec, err := s.record()
 		if err != nil {
-			return nil, readErr(where, err)
+			return nil, s.readErr(where, err)
 		}
 		d := decoder{b: rec}
 		k := d.bytes("key")
@@ -243,8 +260,9 @@ func readSnapshot(r io.Reader) (*View, error) {
 			return nil, corrupt("%s: key %q not after %q", where, k, prevTomb)
 		case ValidateKey(string(k)) != nil:
 			return nil, corrupt("%s: %v", where, ValidateKey(string(k)))
-		case t == 0 || t > v.applied:
-			return nil, corrupt("%s: index %d outside 1..%d", where, t, v.applied)
+		case t <= v.floor || t > v.applied:
+			// Tombstones left after a drop are younger than the floor.
+			return nil, corrupt("%s: index %d outside %d..%d", where, t, v.floor+1, v.applied)
 		}
 		if _, ok := entries.Get(k); ok {
 			return nil, corrupt("%s: key %q is also an entry", where, k)
@@ -255,14 +273,15 @@ func readSnapshot(r io.Reader) (*View, error) {
 
 	var trailer [4]byte
 	if _, err := io.ReadFull(s.r, trailer[:]); err != nil {
-		return nil, readErr("trailer", err)
+		s.ioErr = err
+		return nil, s.readErr("trailer", err)
 	}
 	if got, want := binary.BigEndian.Uint32(trailer[:]), s.crc; got != want {
 		return nil, corrupt("checksum %08x, computed %08x", got, want)
 	}
 	if _, err := s.r.ReadByte(); err != io.EOF {
 		if err != nil {
-			return nil, readErr("trailer", err)
+			return nil, fmt.Errorf("kv: read snapshot: after the trailer: %w", err)
 		}
 		return nil, corrupt("data after the trailer")
 	}

@@ -2,8 +2,10 @@ package kv
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"reflect"
@@ -240,20 +242,58 @@ func TestSnapshotGolden(t *testing.T) {
 func FuzzRestoreSnapshot(f *testing.F) {
 	f.Add(goldenSnapshot(f))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m := New()
-		before := m.View()
-		if err := m.RestoreSnapshot(bytes.NewReader(b)); err != nil {
-			if !errors.Is(err, ErrCorruptSnapshot) && !errors.Is(err, ErrSnapshotVersion) {
-				t.Fatalf("unexpected error kind: %v", err)
+		try := func(b []byte) {
+			m := New()
+			before := m.View()
+			if err := m.RestoreSnapshot(bytes.NewReader(b)); err != nil {
+				if !errors.Is(err, ErrCorruptSnapshot) && !errors.Is(err, ErrSnapshotVersion) {
+					t.Fatalf("unexpected error kind: %v", err)
+				}
+				if m.View() != before {
+					t.Fatal("state replaced by a bad snapshot")
+				}
+				return
 			}
-			if m.View() != before {
-				t.Fatal("state replaced by a bad snapshot")
+			checkInvariants(t, m.View())
+			if !bytes.Equal(snapshotBytes(t, m.View()), b) {
+				t.Fatal("snapshot of the restored state differs from the input")
 			}
-			return
 		}
-		checkInvariants(t, m.View())
-		if !bytes.Equal(snapshotBytes(t, m.View()), b) {
-			t.Fatal("snapshot of the restored state differs from the input")
+		try(b)
+		// Again with a checksum that matches, to reach the checks of the
+		// structure behind it.
+		if len(b) >= 4 {
+			fixed := bytes.Clone(b)
+			binary.BigEndian.PutUint32(fixed[len(b)-4:], crc32.Checksum(b[:len(b)-4], castagnoli))
+			try(fixed)
 		}
 	})
+}
+
+type brokenReader struct {
+	r   io.Reader
+	n   int
+	err error
+}
+
+func (b *brokenReader) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, b.err
+	}
+	p = p[:min(len(p), b.n)]
+	n, err := b.r.Read(p)
+	b.n -= n
+	return n, err
+}
+
+// A failing reader is not a corrupt snapshot: its error is passed on.
+func TestRestoreReadError(t *testing.T) {
+	snap := goldenSnapshot(t)
+	boom := errors.New("disk on fire")
+	for _, n := range []int{0, 10, headerSize + 2, len(snap) - 2, len(snap)} {
+		err := New().RestoreSnapshot(&brokenReader{r: bytes.NewReader(snap), n: n, err: boom})
+		if !errors.Is(err, boom) || errors.Is(err, ErrCorruptSnapshot) {
+			t.Errorf("fail after %d bytes: err = %v", n, err)
+		}
+	}
 }
