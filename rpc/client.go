@@ -133,8 +133,8 @@ const maxResponseBytes = 256 << 20
 
 // Call calls method with params (encoded as the JSON object of params;
 // nil sends none) and decodes the result into result, a pointer (nil
-// discards it). A connection error moves the call to the next address,
-// within ctx; when none answers, the error matches ErrUnavailable. An
+// discards it). A failed dial moves the call to the next address, within
+// ctx (any later connection error is returned: the call may have run); when none answers, the error matches ErrUnavailable. An
 // error the server sent back is returned as an *Error, so errors.Is works
 // against the sentinels (ErrNoLeader, ...). Call does not retry those: see
 // CallRetry.
@@ -163,7 +163,13 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 	for k := range n {
 		i := (first + k) % n
 		err := c.post(ctx, c.urls[i], body, id, result)
-		if err == nil || !failover(ctx, err) {
+		if err == nil {
+			return nil
+		}
+		if !failover(ctx, err) {
+			if _, ok := errors.AsType[*transportError](err); ok && ctx.Err() == nil {
+				return fmt.Errorf("rpc: %w: the connection to %s was lost after the request was sent, so the call may or may not have run: %w", ErrUnavailable, c.urls[i], err)
+			}
 			return err
 		}
 		last = err
@@ -224,11 +230,10 @@ type transportError struct{ err error }
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
 
-// failover reports whether err means no answer came from that server, so
-// the next address may be tried: a failed dial, a refused or reset
-// connection. A connection reset after the request went out may hide a
-// call that ran, as a timeout may; timeouts are not failed over, resets
-// are (writes that must not apply twice use cas).
+// failover reports whether err means the request never reached that
+// server, so the next address may be tried: only a failed dial. A reset or
+// EOF after the request went out may hide a call that ran; sending it again
+// elsewhere could apply a write twice, so that error is returned instead.
 func failover(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
@@ -236,11 +241,8 @@ func failover(ctx context.Context, err error) bool {
 	if _, ok := errors.AsType[*transportError](err); !ok {
 		return false
 	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		op, ok := errors.AsType[*net.OpError](err)
-		return ok && op.Op == "dial"
-	}
-	return true
+	op, ok := errors.AsType[*net.OpError](err)
+	return ok && op.Op == "dial"
 }
 
 // encodeCall writes the request object.

@@ -184,10 +184,17 @@ func (e *events) LeaderUpdated(info raftio.LeaderInfo) {
 		return
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev := r.leader
 	r.leader = shard.ReplicaID(info.LeaderID)
-	close(r.leaderGen)
-	r.leaderGen = make(chan struct{})
-	r.mu.Unlock()
+	// Events arrive a little after dragonboat acts on them. Going from no
+	// leader to one loses nothing (proposals made with no leader are
+	// dropped and retried), so only losing a known leader fails the
+	// writes in flight.
+	if prev != 0 && prev != r.leader {
+		close(r.leaderGen)
+		r.leaderGen = make(chan struct{})
+	}
 }
 
 // retryable reports errors dragonboat returns before a proposal or read
@@ -304,7 +311,10 @@ func (h *Host) Read(ctx context.Context, id shard.ID) (*kv.View, error) {
 	started := time.Now()
 	for attempt := 0; ; attempt++ {
 		gen := r.gen()
-		rs, err := h.nh.ReadIndex(uint64(id), timeoutFor(ctx))
+		// A ReadIndex whose message or answer was lost would otherwise wait
+		// out the whole call; reads are safe to repeat, so each attempt
+		// gets about an election timeout.
+		rs, err := h.nh.ReadIndex(uint64(id), min(timeoutFor(ctx), h.readAttempt()))
 		if err != nil {
 			if notAccepted(err) && h.backoff(ctx, started, attempt) {
 				continue
@@ -323,6 +333,11 @@ func (h *Host) Read(ctx context.Context, id shard.ID) (*kv.View, error) {
 				return v.(*kv.View), nil
 			}
 			rs.Release()
+			if res.Timeout() && ctx.Err() == nil {
+				// Lost in transit, not a leader problem: again at once.
+				started, attempt = time.Now(), -1
+				continue
+			}
 			if res.Timeout() {
 				return nil, fmt.Errorf("%v: %w", id, rpc.ErrTimeout)
 			}
@@ -339,6 +354,11 @@ func (h *Host) Read(ctx context.Context, id shard.ID) (*kv.View, error) {
 			return nil, fmt.Errorf("%v: %w", id, rpc.ErrNoLeader)
 		}
 	}
+}
+
+// readAttempt bounds one ReadIndex round: twice the base election timeout.
+func (h *Host) readAttempt() time.Duration {
+	return time.Duration(2*h.cfg.ElectionRTT) * h.cfg.RTT
 }
 
 // StaleRead returns this replica's view without asking the leader.

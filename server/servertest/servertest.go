@@ -16,11 +16,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"testing"
 	"time"
 
 	"meridian/rpc"
 	"meridian/server"
+	"meridian/server/raftnode"
 )
 
 // Options of a test cluster.
@@ -65,6 +67,8 @@ func Start(t testing.TB, o Options) *Cluster {
 	for i := range peers {
 		peers[i] = rpc.Peer{Node: fmt.Sprintf("s%d", i+1), RaftAddr: FreePort(t)}
 	}
+	// dragonboat logs through slog from here on (once per process).
+	raftnode.RouteLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
 	c := &Cluster{}
 	for i := range peers {
 		cfg := server.DefaultConfig()

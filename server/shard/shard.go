@@ -90,7 +90,9 @@ type Info struct {
 	Term     uint64
 	IsLeader bool
 	Replicas []ReplicaID
-	// Applied is the last Raft index applied by this replica.
+	// Applied is the Raft index of the last command this replica's state
+	// machine applied (entries without a command, such as elections'
+	// no-ops and membership changes, do not reach it).
 	Applied uint64
 	// LastContact is how long since the leader last confirmed this replica:
 	// 0 on the leader, negative when never.

@@ -1,0 +1,127 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"meridian/integration/cluster"
+)
+
+// cli runs the meridian binary as a user would, with MERIDIAN_HTTP_ADDR
+// set to env (when not empty) and stdin, and returns its output and exit
+// code.
+func cli(t *testing.T, env, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	bin, err := cluster.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = os.Environ()
+	if env != "" {
+		cmd.Env = append(cmd.Env, "MERIDIAN_HTTP_ADDR="+env)
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+		return out.String(), errOut.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("meridian %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errOut.String(), 0
+}
+
+// TestCLIRoundTrip drives `meridian kv put/get/list/delete` against the
+// cluster, through different servers, and checks what the user sees.
+func TestCLIRoundTrip(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{Servers: 3, KVShards: 4})
+	a0, a1, a2 := c.HTTPAddr(0), c.HTTPAddr(1), c.HTTPAddr(2)
+	all := strings.Join(c.HTTPAddrs(), ",")
+
+	expect := func(what string, gotOut, gotErr string, code int, wantCode int, wantOut string) {
+		t.Helper()
+		if code != wantCode || gotOut != wantOut {
+			t.Errorf("%s: exit %d, stdout %q (stderr %q); want exit %d, stdout %q", what, code, gotOut, gotErr, wantCode, wantOut)
+		}
+	}
+
+	out, errOut, code := cli(t, "", "", "kv", "put", "-http-addr", a1, "cli/greeting", "hello")
+	m := regexp.MustCompile(`^Success! Data written to: cli/greeting \(index (\d+)\)\n$`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("kv put: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	index, _ := strconv.ParseUint(m[1], 10, 64)
+
+	out, errOut, code = cli(t, "", "", "kv", "get", "-http-addr", a2, "cli/greeting")
+	expect("kv get through another server", out, errOut, code, 0, "hello\n")
+
+	out, errOut, code = cli(t, "", "", "kv", "get", "-detailed", "-http-addr", a0, "cli/greeting")
+	var entry struct {
+		Key         string `json:"key"`
+		Value       []byte `json:"value"`
+		ModifyIndex uint64 `json:"modify_index"`
+		CreateIndex uint64 `json:"create_index"`
+	}
+	if err := json.Unmarshal([]byte(out), &entry); code != 0 || err != nil {
+		t.Fatalf("kv get -detailed: exit %d, stdout %q, stderr %q, decoding: %v", code, out, errOut, err)
+	}
+	if entry.Key != "cli/greeting" || string(entry.Value) != "hello" || entry.ModifyIndex != index || entry.CreateIndex != index {
+		t.Errorf("kv get -detailed: %+v, want cli/greeting=hello at index %d", entry, index)
+	}
+
+	// The value from stdin, the address from the environment (every
+	// server, as a user with a list of them would set it).
+	out, errOut, code = cli(t, all, "line one\nline two\n", "kv", "put", "clistdin/multi", "-")
+	if code != 0 || !strings.HasPrefix(out, "Success! Data written to: clistdin/multi ") {
+		t.Errorf("kv put from stdin: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = cli(t, all, "", "kv", "get", "clistdin/multi")
+	expect("kv get of a value that ends with a newline", out, errOut, code, 0, "line one\nline two\n")
+
+	out, errOut, code = cli(t, "", "", "kv", "put", "-http-addr", a2, "cli/other", "x")
+	if code != 0 {
+		t.Fatalf("kv put cli/other: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = cli(t, "", "", "kv", "list", "-http-addr", a0, "cli/")
+	expect("kv list", out, errOut, code, 0, "cli/greeting:hello\ncli/other:x\n")
+	out, errOut, code = cli(t, "", "", "kv", "list", "-keys", "-http-addr", a1, "cli/")
+	expect("kv list -keys", out, errOut, code, 0, "cli/greeting\ncli/other\n")
+
+	out, errOut, code = cli(t, "", "", "kv", "put", "-cas", "0", "-http-addr", a0, "cli/greeting", "again")
+	if code != 1 || out != "" || !strings.Contains(errOut, "not written") {
+		t.Errorf("kv put -cas 0 on an existing key: exit %d, stdout %q, stderr %q; want exit 1 and \"not written\"", code, out, errOut)
+	}
+
+	out, errOut, code = cli(t, "", "", "kv", "delete", "-http-addr", a2, "cli/greeting")
+	expect("kv delete", out, errOut, code, 0, "Success! Deleted: cli/greeting\n")
+	out, errOut, code = cli(t, "", "", "kv", "get", "-http-addr", a1, "cli/greeting")
+	if code != 1 || out != "" || !strings.Contains(errOut, `no key "cli/greeting"`) {
+		t.Errorf("kv get after delete: exit %d, stdout %q, stderr %q; want exit 1 and `no key \"cli/greeting\"`", code, out, errOut)
+	}
+	out, errOut, code = cli(t, "", "", "kv", "list", "-keys", "-http-addr", a0, "cli/")
+	expect("kv list -keys after delete", out, errOut, code, 0, "cli/other\n")
+
+	out, errOut, code = cli(t, "", "", "status", "-http-addr", a0)
+	if code != 0 {
+		t.Fatalf("status: exit %d, stderr %q", code, errOut)
+	}
+	for i := range c.N() {
+		if !strings.Contains(out, c.Node(i)) || !strings.Contains(out, c.RaftAddr(i)) {
+			t.Errorf("status does not name %s at %s:\n%s", c.Node(i), c.RaftAddr(i), out)
+		}
+	}
+}
