@@ -166,7 +166,7 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 	}
 	t.Cleanup(c.cleanup)
 
-	pp, err := freePorts(2 * opts.Servers)
+	pp, err := FreePorts(2 * opts.Servers)
 	if err != nil {
 		return nil, err
 	}

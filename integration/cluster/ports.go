@@ -45,10 +45,10 @@ func ephemeralRange() (lo, hi int, ok bool) {
 	return lo, hi, err1 == nil && err2 == nil
 }
 
-// freePorts returns n distinct loopback TCP ports that nothing listens on
+// FreePorts returns n distinct loopback TCP ports that nothing listens on
 // now. A port may still be taken between this call and the server's bind:
 // Start retries with new ports when a server cannot bind.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	ports.mu.Lock()
 	defer ports.mu.Unlock()
 	if !ports.inited {

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Summarise compare.sh results: summary.py OUT_DIR [OUT_DIR...].
+
+Each OUT_DIR holds results.jsonl (one `-json` result per line, with the
+label compare.sh gave the run) and rss.txt ("LABEL KiB KiB ..."). With
+several directories every figure is the median over them. Prints Markdown.
+"""
+import json
+import os
+import statistics
+import sys
+
+
+def load(dirs):
+    runs, rss = {}, {}
+    for d in dirs:
+        with open(os.path.join(d, "results.jsonl")) as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    runs.setdefault(r["label"], []).append(r)
+        path = os.path.join(d, "rss.txt")
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) > 1:
+                        rss.setdefault(parts[0], []).append([int(x) for x in parts[1:]])
+    return runs, rss
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def figure(runs, label, get):
+    if label not in runs:
+        return None
+    return med([get(r) for r in runs[label]])
+
+
+def ops(r):
+    return r["ops_per_sec"]
+
+
+def fmt_ops(v):
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def fmt_ratio(a, b):
+    return "-" if a is None or not b else f"{a / b:.2f}x"
+
+
+def fmt_ms(us):
+    return "-" if us is None else f"{us / 1000:.2f}"
+
+
+def main(dirs):
+    runs, rss = load(dirs)
+    n = len(dirs)
+    print(f"Throughput, ops/s ({'median of %d runs' % n if n > 1 else 'one run'}); ratio = Meridian 3 servers / etcd 3 members.")
+    print()
+    print("| workload | meridian dev | meridian 3 servers, 4 folders | meridian 3 servers, 1 folder | etcd 3 members | ratio 4 folders | ratio 1 folder |")
+    print("|---|--:|--:|--:|--:|--:|--:|")
+    names = {"put": "put", "get": "get (linearizable)", "mixed": "mixed (90% get)"}
+    for op in ("put", "get", "mixed"):
+        dev = figure(runs, f"dev-{op}", ops)
+        f4 = figure(runs, f"meridian-f4-{op}", ops)
+        f1 = figure(runs, f"meridian-f1-{op}", ops)
+        et = figure(runs, f"etcd-{op}", ops)
+        print(f"| {names[op]} | {fmt_ops(dev)} | {fmt_ops(f4)} | {fmt_ops(f1)} | {fmt_ops(et)} | {fmt_ratio(f4, et)} | {fmt_ratio(f1, et)} |")
+    print()
+    print("Latency of the successful operations, ms (median over runs of each percentile), and errors (summed over runs).")
+    print()
+    print("CPU is in % of one core (the machine has " + str(os.cpu_count()) + "), over the whole run: the agents (servers or etcd members), the load tool, and anything else on the machine (noise).")
+    print()
+    print("| run | ops/s | p50 | p99 | p99.9 | max | errors | CPU agents | CPU load tool | CPU other |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    order = ["dev-put", "dev-get"] + [f"meridian-f{f}-{op}" for f in (4, 1) for op in ("put", "get", "mixed")] + [f"etcd-{op}" for op in ("put", "get", "mixed")]
+    for label in order + sorted(set(runs) - set(order)):
+        if label not in runs:
+            continue
+        lat = lambda k: figure(runs, label, lambda r: r["latency_us"][k])
+        errs = sum(r["errors"] for r in runs[label])
+        codes = {}
+        for r in runs[label]:
+            for c, k in (r.get("errors_by_code") or {}).items():
+                codes[c] = codes.get(c, 0) + k
+        err = str(errs) + (" (" + ", ".join(f"{c}: {k}" for c, k in sorted(codes.items())) + ")" if codes else "")
+        cpu = lambda k: fmt_ops(figure(runs, label, lambda r: (r.get("cpu_pct") or {}).get(k)))
+        print(f"| {label} | {fmt_ops(figure(runs, label, ops))} | {fmt_ms(lat('p50'))} | {fmt_ms(lat('p99'))} | {fmt_ms(lat('p999'))} | {fmt_ms(lat('max'))} | {err} | {cpu('agents')} | {cpu('load_tool')} | {cpu('other')} |")
+    if rss:
+        print()
+        print("Idle resident memory (VmRSS), MiB, per process (median over runs); the servers and etcd members freshly started with an empty store.")
+        print()
+        print("| what | per process | processes |")
+        print("|---|--:|---|")
+        for label in ("meridian-dev", "meridian-server", "etcd"):
+            if label not in rss:
+                continue
+            per = [med([run[i] for run in rss[label] if i < len(run)]) / 1024 for i in range(max(len(r) for r in rss[label]))]
+            print(f"| {label} | {statistics.median(per):.0f} | " + ", ".join(f"{v:.0f}" for v in per) + " |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
