@@ -37,6 +37,14 @@ type Config struct {
 	// LogDBProfile picks dragonboat's LogDB memory preset: "tiny" (about
 	// 256 MB at most, tests and dev), "small" (about 1 GB) or "default".
 	LogDBProfile string
+	// StepWorkers is the number of dragonboat step workers and LogDBShards
+	// the number of LogDB instances (each a WAL with its own fsync). Shards
+	// are spread over both by ID. One of each lets every shard's entries
+	// share one fsync per batch; separate ones only pay on machines with
+	// many cores and disks. Both are recorded in the data directory by
+	// dragonboat and cannot change for it later.
+	StepWorkers uint64
+	LogDBShards uint64
 	// LeaderWait bounds how long a call waits for a shard to have a leader
 	// before failing with a retryable error.
 	LeaderWait time.Duration
@@ -54,6 +62,8 @@ func DefaultConfig() Config {
 		SnapshotEntries:    10000,
 		CompactionOverhead: 5000,
 		LogDBProfile:       "small",
+		StepWorkers:        1,
+		LogDBShards:        1,
 		LeaderWait:         1500 * time.Millisecond,
 	}
 }
@@ -84,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if c.HeartbeatRTT == 0 || c.ElectionRTT <= 2*c.HeartbeatRTT {
 		return fmt.Errorf("raftnode: ElectionRTT (%d) must be more than twice HeartbeatRTT (%d)", c.ElectionRTT, c.HeartbeatRTT)
+	}
+	if c.StepWorkers == 0 || c.LogDBShards == 0 {
+		return errors.New("raftnode: StepWorkers and LogDBShards must be at least 1")
 	}
 	switch c.LogDBProfile {
 	case "tiny", "small", "default":

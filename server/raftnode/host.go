@@ -89,6 +89,9 @@ func New(cfg Config) (*Host, error) {
 	default:
 		nhc.Expert.LogDB = config.GetDefaultLogDBConfig()
 	}
+	nhc.Expert.LogDB.Shards = cfg.LogDBShards
+	nhc.Expert.Engine = config.GetDefaultEngineConfig()
+	nhc.Expert.Engine.ExecShards = cfg.StepWorkers
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: start NodeHost at %s: %w", cfg.DataDir, err)
