@@ -15,29 +15,57 @@ import (
 	"meridian/rpc"
 )
 
-// clientFlags are shared by the client verbs.
-type clientFlags struct {
+// verb is one client command: its flags (the shared -http-addr and
+// -timeout plus its own) and a JSON-RPC client of the agent.
+type verb struct {
+	name    string
+	fs      *flag.FlagSet
 	addr    string
 	timeout time.Duration
+	stderr  io.Writer
 }
 
-func (c *clientFlags) register(fs *flag.FlagSet) {
+func newVerb(name, usage string, stderr io.Writer) *verb {
+	v := &verb{name: name, fs: newFlagSet(name, stderr, usage), stderr: stderr}
 	def := os.Getenv("MERIDIAN_HTTP_ADDR")
 	if def == "" {
 		def = "127.0.0.1:7500"
 	}
-	fs.StringVar(&c.addr, "http-addr", def, "agent address (host:port, comma-separated for several; env MERIDIAN_HTTP_ADDR)")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long (retryable errors are retried until then)")
+	v.fs.StringVar(&v.addr, "http-addr", def, "agent address (host:port, comma-separated for several; env MERIDIAN_HTTP_ADDR)")
+	v.fs.DurationVar(&v.timeout, "timeout", 30*time.Second, "give up after this long (retryable errors are retried until then)")
+	return v
 }
 
-func (c *clientFlags) client() (*rpc.Client, context.Context, context.CancelFunc, error) {
-	cl, err := rpc.NewClient(rpc.ClientConfig{Addrs: strings.Split(c.addr, ",")})
-	if err != nil {
-		return nil, nil, nil, err
+// parse reads the flags and checks that between min and max arguments
+// remain; false means it printed the usage.
+func (v *verb) parse(args []string, min, max int) bool {
+	if v.fs.Parse(args) != nil {
+		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	return cl, ctx, cancel, nil
+	if v.fs.NArg() < min || v.fs.NArg() > max {
+		v.fs.Usage()
+		return false
+	}
+	return true
 }
+
+// call calls method on the agent; with retry, retryable errors are retried
+// until -timeout.
+func (v *verb) call(method string, params, result any, retry bool) error {
+	cl, err := rpc.NewClient(rpc.ClientConfig{Addrs: strings.Split(v.addr, ",")})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
+	defer cancel()
+	if retry {
+		return cl.CallRetry(ctx, method, params, result)
+	}
+	return cl.Call(ctx, method, params, result)
+}
+
+func (v *verb) fail(err error) int { return fail(v.stderr, v.name, err) }
 
 func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -87,77 +115,53 @@ func (o *optUint) Set(s string) error {
 }
 
 func kvPut(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("kv put", stderr, "meridian kv put [flags] KEY VALUE   (VALUE - reads stdin)")
-	var c clientFlags
-	c.register(fs)
-	flags := fs.Uint64("flags", 0, "opaque flags stored with the key")
+	v := newVerb("kv put", "meridian kv put [flags] KEY VALUE   (VALUE - reads stdin)", stderr)
+	flags := v.fs.Uint64("flags", 0, "opaque flags stored with the key")
 	var cas optUint
-	fs.Var(&cas, "cas", "write only if the key's modify index is this (0: only if absent)")
-	if fs.Parse(args) != nil {
+	v.fs.Var(&cas, "cas", "write only if the key's modify index is this (0: only if absent)")
+	if !v.parse(args, 2, 2) {
 		return 2
 	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return 2
-	}
-	value := []byte(fs.Arg(1))
-	if fs.Arg(1) == "-" {
+	value := []byte(v.fs.Arg(1))
+	if v.fs.Arg(1) == "-" {
 		b, err := io.ReadAll(os.Stdin)
 		if err != nil {
-			return fail(stderr, "kv put", err)
+			return v.fail(err)
 		}
 		value = b
 	}
-	cl, ctx, cancel, err := c.client()
-	if err != nil {
-		return fail(stderr, "kv put", err)
-	}
-	defer cancel()
-	p := &rpc.KVPutParams{Key: fs.Arg(0), Value: value, Flags: *flags}
+	p := &rpc.KVPutParams{Key: v.fs.Arg(0), Value: value, Flags: *flags}
 	if cas.set {
 		p.CAS = &cas.v
 	}
 	var res rpc.KVPutResult
-	if err := cl.CallRetry(ctx, rpc.MethodKVPut, p, &res); err != nil {
-		return fail(stderr, "kv put", err)
+	if err := v.call(rpc.MethodKVPut, p, &res, true); err != nil {
+		return v.fail(err)
 	}
 	if !res.OK {
-		fmt.Fprintf(stderr, "meridian kv put: %q not written: its modify index is not %d\n", p.Key, cas.v)
-		return 1
+		return v.fail(fmt.Errorf("%q not written: its modify index is not %d", p.Key, cas.v))
 	}
 	fmt.Fprintf(stdout, "Success! Data written to: %s (index %d)\n", p.Key, res.Index)
 	return 0
 }
 
 func kvGet(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("kv get", stderr, "meridian kv get [flags] KEY")
-	var c clientFlags
-	c.register(fs)
-	detailed := fs.Bool("detailed", false, "print the entry with its indexes as JSON")
-	stale := fs.Bool("stale", false, "read the agent's local replica (may be behind)")
-	if fs.Parse(args) != nil {
+	v := newVerb("kv get", "meridian kv get [flags] KEY", stderr)
+	detailed := v.fs.Bool("detailed", false, "print the entry with its indexes as JSON")
+	stale := v.fs.Bool("stale", false, "read the agent's local replica (may be behind)")
+	if !v.parse(args, 1, 1) {
 		return 2
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
-	}
-	cl, ctx, cancel, err := c.client()
-	if err != nil {
-		return fail(stderr, "kv get", err)
-	}
-	defer cancel()
-	p := &rpc.KVGetParams{Key: fs.Arg(0)}
+	p := &rpc.KVGetParams{Key: v.fs.Arg(0)}
 	if *stale {
 		p.Consistency = rpc.ConsistencyStale
 	}
 	var res rpc.KVGetResult
-	if err := cl.CallRetry(ctx, rpc.MethodKVGet, p, &res); err != nil {
-		return fail(stderr, "kv get", err)
+	if err := v.call(rpc.MethodKVGet, p, &res, true); err != nil {
+		return v.fail(err)
 	}
 	if res.Entry == nil {
-		fmt.Fprintf(stderr, "meridian kv get: no key %q\n", p.Key)
-		return 1
+		return v.fail(fmt.Errorf("no key %q", p.Key))
 	}
 	if *detailed {
 		return printJSON(stdout, stderr, res.Entry)
@@ -170,27 +174,16 @@ func kvGet(args []string, stdout, stderr io.Writer) int {
 }
 
 func kvList(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("kv list", stderr, "meridian kv list [flags] [PREFIX]")
-	var c clientFlags
-	c.register(fs)
-	keys := fs.Bool("keys", false, "list key names only")
-	sep := fs.String("separator", "", "list one level: keys up to this separator (e.g. /)")
-	if fs.Parse(args) != nil {
+	v := newVerb("kv list", "meridian kv list [flags] [PREFIX]", stderr)
+	keys := v.fs.Bool("keys", false, "list key names only")
+	sep := v.fs.String("separator", "", "list one level: keys up to this separator (e.g. /)")
+	if !v.parse(args, 0, 1) {
 		return 2
 	}
-	if fs.NArg() > 1 {
-		fs.Usage()
-		return 2
-	}
-	cl, ctx, cancel, err := c.client()
-	if err != nil {
-		return fail(stderr, "kv list", err)
-	}
-	defer cancel()
-	p := &rpc.KVListParams{Prefix: fs.Arg(0), KeysOnly: *keys, Separator: *sep}
+	p := &rpc.KVListParams{Prefix: v.fs.Arg(0), KeysOnly: *keys, Separator: *sep}
 	var res rpc.KVListResult
-	if err := cl.CallRetry(ctx, rpc.MethodKVList, p, &res); err != nil {
-		return fail(stderr, "kv list", err)
+	if err := v.call(rpc.MethodKVList, p, &res, true); err != nil {
+		return v.fail(err)
 	}
 	for _, k := range res.Keys {
 		fmt.Fprintln(stdout, k)
@@ -202,67 +195,44 @@ func kvList(args []string, stdout, stderr io.Writer) int {
 }
 
 func kvDelete(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("kv delete", stderr, "meridian kv delete [flags] KEY")
-	var c clientFlags
-	c.register(fs)
-	recurse := fs.Bool("recurse", false, "delete every key under the prefix KEY")
+	v := newVerb("kv delete", "meridian kv delete [flags] KEY", stderr)
+	recurse := v.fs.Bool("recurse", false, "delete every key under the prefix KEY")
 	var cas optUint
-	fs.Var(&cas, "cas", "delete only if the key's modify index is this")
-	if fs.Parse(args) != nil {
+	v.fs.Var(&cas, "cas", "delete only if the key's modify index is this")
+	if !v.parse(args, 1, 1) {
 		return 2
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
-	}
-	cl, ctx, cancel, err := c.client()
-	if err != nil {
-		return fail(stderr, "kv delete", err)
-	}
-	defer cancel()
-	p := &rpc.KVDeleteParams{Key: fs.Arg(0), Recurse: *recurse}
+	p := &rpc.KVDeleteParams{Key: v.fs.Arg(0), Recurse: *recurse}
 	if cas.set {
 		p.CAS = &cas.v
 	}
 	var res rpc.KVDeleteResult
-	if err := cl.CallRetry(ctx, rpc.MethodKVDelete, p, &res); err != nil {
-		return fail(stderr, "kv delete", err)
+	if err := v.call(rpc.MethodKVDelete, p, &res, true); err != nil {
+		return v.fail(err)
 	}
 	if !res.OK {
-		fmt.Fprintf(stderr, "meridian kv delete: %q not deleted: its modify index is not %d\n", p.Key, cas.v)
-		return 1
+		return v.fail(fmt.Errorf("%q not deleted: its modify index is not %d", p.Key, cas.v))
 	}
 	fmt.Fprintf(stdout, "Success! Deleted: %s\n", p.Key)
 	return 0
 }
 
 func runRPC(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("rpc", stderr, "meridian rpc [flags] METHOD [PARAMS_JSON]")
-	var c clientFlags
-	c.register(fs)
-	if fs.Parse(args) != nil {
-		return 2
-	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
-		fs.Usage()
+	v := newVerb("rpc", "meridian rpc [flags] METHOD [PARAMS_JSON]", stderr)
+	if !v.parse(args, 1, 2) {
 		return 2
 	}
 	var params json.RawMessage
-	if fs.NArg() == 2 {
-		params = json.RawMessage(fs.Arg(1))
+	if v.fs.NArg() == 2 {
+		params = json.RawMessage(v.fs.Arg(1))
 		if !json.Valid(params) {
-			fmt.Fprintf(stderr, "meridian rpc: PARAMS_JSON is not valid JSON: %s\n", fs.Arg(1))
+			fmt.Fprintf(stderr, "meridian rpc: PARAMS_JSON is not valid JSON: %s\n", v.fs.Arg(1))
 			return 2
 		}
 	}
-	cl, ctx, cancel, err := c.client()
-	if err != nil {
-		return fail(stderr, "rpc", err)
-	}
-	defer cancel()
 	var res json.RawMessage
-	if err := cl.Call(ctx, fs.Arg(0), params, &res); err != nil {
-		return fail(stderr, "rpc", err)
+	if err := v.call(v.fs.Arg(0), params, &res, false); err != nil {
+		return v.fail(err)
 	}
 	return printJSON(stdout, stderr, res)
 }
@@ -277,17 +247,10 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("status", stderr, "meridian status [flags]")
-	var c clientFlags
-	c.register(fs)
-	if fs.Parse(args) != nil {
+	v := newVerb("status", "meridian status [flags]", stderr)
+	if !v.parse(args, 0, 0) {
 		return 2
 	}
-	cl, ctx, cancel, err := c.client()
-	if err != nil {
-		return fail(stderr, "status", err)
-	}
-	defer cancel()
 	var leader rpc.StatusLeaderResult
 	var peers rpc.StatusPeersResult
 	var shards rpc.StatusShardsResult
@@ -295,8 +258,8 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		m   string
 		out any
 	}{{rpc.MethodStatusLeader, &leader}, {rpc.MethodStatusPeers, &peers}, {rpc.MethodStatusShards, &shards}} {
-		if err := cl.CallRetry(ctx, call.m, &rpc.EmptyParams{}, call.out); err != nil {
-			return fail(stderr, "status", err)
+		if err := v.call(call.m, &rpc.EmptyParams{}, call.out, true); err != nil {
+			return v.fail(err)
 		}
 	}
 	fmt.Fprintf(stdout, "Leader (system shard): %s %s\n\n", leader.Node, leader.Leader)
