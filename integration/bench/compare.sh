@@ -15,7 +15,11 @@
 # Every run: CLIENTS closed-loop clients (64), KEYS keys (10000) of
 # VALUE_SIZE bytes (128), DURATION long; gets are linearizable (Meridian's
 # "default" consistency, etcd's serializable=false); mixed is 90% gets.
-# The load generator runs on the same machine and shares its cores.
+# The load generator runs on the same machine and shares its cores. Each
+# result also records the CPU the agents, the load tool and everything else
+# used meanwhile (in % of one core): "other" well above 0 means the machine
+# was busy with other work and the run is noisy. QUIET_WAIT=SECONDS waits
+# (that long at most) for an idle machine before each system.
 #
 # Results: OUT/results.jsonl (one JSON result per run, as `-json` prints
 # it), OUT/rss.txt, OUT/summary.md (the table, also printed at the end),
@@ -87,7 +91,10 @@ log "etcd: $(etcd --version | head -1)"
 
 log "building meridian and etcdbench"
 (cd "$root" && go build -o "$work/meridian" ./cmd/meridian)
-(cd "$root/integration/etcdbench" && go build -o "$work/etcdbench" .)
+(cd "$root/integration/etcdbench" && go build -o "$work/etcdbench" .) || {
+	echo "compare.sh: building integration/etcdbench failed; if Meridian's go.mod changed, run (cd integration/etcdbench && go mod tidy)" >&2
+	exit 1
+}
 
 # free_ports N prints N distinct free TCP ports on 127.0.0.1.
 free_ports() {
@@ -221,6 +228,8 @@ for i in 1 2 3; do
 done
 for h in $h1 $h2 $h3; do wait_http "http://127.0.0.1:$h/v1/ready" ready; done
 record_rss meridian-server "${pids[@]}"
+# Which server leads which shard: leaders stay where the first election put them.
+"$work/meridian" status -http-addr "127.0.0.1:$h1" >"$OUT/logs/meridian-status.txt" 2>&1 || true
 maddrs="127.0.0.1:$h1,127.0.0.1:$h2,127.0.0.1:$h3"
 for f in 4 1; do
 	for op in put get mixed; do

@@ -28,5 +28,5 @@ require (
 )
 
 // The load generator and its output format are Meridian's own
-// (meridian/internal/loadgen), so both tools print the same figures.
+// (meridian/integration/loadgen), so both tools print the same figures.
 replace meridian => ../..

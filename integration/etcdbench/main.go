@@ -1,5 +1,5 @@
 // Command etcdbench is `meridian bench kv` for etcd: the same load
-// generator (meridian/internal/loadgen), flags and output, driven through
+// generator (meridian/integration/loadgen), flags and output, driven through
 // etcd's own Go client (go.etcd.io/etcd/client/v3), so integration/bench's
 // comparison measures the two stores and not two load tools.
 //
@@ -31,7 +31,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"meridian/internal/loadgen"
+	"meridian/integration/loadgen"
 )
 
 func main() {
@@ -75,19 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etcdbench: -conns %d: want 1 to -clients (%d)\n", *conns, cfg.Clients)
 		return 2
 	}
-	var eps []string
-	for _, e := range strings.Split(*endpoints, ",") {
-		if e = strings.TrimSpace(e); e == "" {
-			continue
-		}
-		if err := loadgen.CheckLoopback(e); err != nil {
-			fmt.Fprintf(stderr, "etcdbench: -endpoints: %v\n", err)
-			return 2
-		}
-		eps = append(eps, e)
-	}
-	if len(eps) == 0 {
-		fmt.Fprintln(stderr, "etcdbench: -endpoints names no member")
+	eps, err := loadgen.Targets(*endpoints)
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdbench: -endpoints: %v\n", err)
 		return 2
 	}
 
