@@ -1,0 +1,85 @@
+package httpfront
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"meridian/rpc"
+)
+
+type echoParams struct {
+	Say string `json:"say"`
+}
+
+func TestFront(t *testing.T) {
+	api := rpc.NewServer(rpc.DefaultServerConfig())
+	rpc.Register(api, "test.echo", "echo", func(_ context.Context, p *echoParams) (*echoParams, error) { return p, nil })
+	var ready atomic.Bool
+	f, err := New(Config{Addr: "127.0.0.1:0", RPC: api, Ready: ready.Load})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- f.Serve() }()
+	base := "http://" + f.Addr()
+
+	cases := []struct {
+		name       string
+		method     string
+		path       string
+		body       string
+		ready      bool
+		wantStatus int
+		wantBody   string
+	}{
+		{"rpc call", "POST", "/rpc", `{"jsonrpc":"2.0","id":1,"method":"test.echo","params":{"say":"hi"}}`, true, 200, `"result":{"say":"hi"}`},
+		{"rpc needs POST", "GET", "/rpc", "", true, 405, ""},
+		{"not ready", "GET", "/v1/ready", "", false, 503, "not ready"},
+		{"ready", "GET", "/v1/ready", "", true, 200, "ready"},
+		{"unknown path", "GET", "/nope", "", true, 404, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ready.Store(tc.ready)
+			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.wantStatus || !strings.Contains(string(b), tc.wantBody) {
+				t.Fatalf("%s %s: %d %q, want %d containing %q", tc.method, tc.path, resp.StatusCode, b, tc.wantStatus, tc.wantBody)
+			}
+		})
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after Shutdown: %v, want nil", err)
+	}
+	if err := f.Shutdown(ctx); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+	if _, err := http.Get(base + "/v1/ready"); err == nil {
+		t.Fatal("still answering after Shutdown")
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	if _, err := New(Config{Addr: "127.0.0.1:0"}); err == nil {
+		t.Fatal("New without an RPC handler succeeded")
+	}
+	if _, err := New(Config{Addr: "256.0.0.1:1", RPC: http.NotFoundHandler()}); err == nil || !strings.Contains(err.Error(), "256.0.0.1:1") {
+		t.Fatalf("bad address: %v, want an error naming it", err)
+	}
+}
