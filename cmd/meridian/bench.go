@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -103,9 +102,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 // benchKV is Meridian as a loadgen.KV: one client per agent, calls round
 // robin over them, no retries (a failed call is counted, not hidden).
 type benchKV struct {
-	clients []*rpc.Client
-	next    atomic.Uint64
-	stale   bool
+	loadgen.RoundRobin[*rpc.Client]
+	stale bool
 }
 
 var _ loadgen.KV = (*benchKV)(nil)
@@ -118,23 +116,19 @@ func newBenchKV(addrs []string, consistency string) (*benchKV, error) {
 			b.close()
 			return nil, err
 		}
-		b.clients = append(b.clients, c)
+		b.Clients = append(b.Clients, c)
 	}
 	return b, nil
 }
 
 func (b *benchKV) close() {
-	for _, c := range b.clients {
+	for _, c := range b.Clients {
 		c.Close()
 	}
 }
 
-func (b *benchKV) client() *rpc.Client {
-	return b.clients[(b.next.Add(1)-1)%uint64(len(b.clients))]
-}
-
 func (b *benchKV) Put(ctx context.Context, key string, value []byte) error {
-	_, err := b.client().KVPut(ctx, &rpc.KVPutParams{Key: key, Value: value})
+	_, err := b.Next().KVPut(ctx, &rpc.KVPutParams{Key: key, Value: value})
 	return err
 }
 
@@ -143,7 +137,7 @@ func (b *benchKV) Get(ctx context.Context, key string) error {
 	if b.stale {
 		p.Consistency = rpc.ConsistencyStale
 	}
-	_, err := b.client().KVGet(ctx, p)
+	_, err := b.Next().KVGet(ctx, p)
 	return err
 }
 
@@ -153,7 +147,7 @@ func (b *benchKV) describeShards(ctx context.Context, cfg loadgen.Config, w io.W
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var st rpc.StatusShardsResult
-	if err := b.clients[0].CallRetry(wctx, rpc.MethodStatusShards, &rpc.EmptyParams{}, &st); err != nil {
+	if err := b.Clients[0].CallRetry(wctx, rpc.MethodStatusShards, &rpc.EmptyParams{}, &st); err != nil {
 		return fmt.Errorf("asking the agent for its shards: %w", err)
 	}
 	n := 0

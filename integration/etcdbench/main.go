@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -113,8 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // etcdKV is etcd as a loadgen.KV. No retries of ours: the client's own
 // (for unavailable endpoints) are etcd's default behaviour.
 type etcdKV struct {
-	clients []*clientv3.Client
-	next    atomic.Uint64
+	loadgen.RoundRobin[*clientv3.Client]
 	getOpts []clientv3.OpOption
 }
 
@@ -135,13 +133,13 @@ func newEtcdKV(ctx context.Context, endpoints []string, conns int, serializable 
 			k.close()
 			return nil, fmt.Errorf("connecting to %v: %w", endpoints, err)
 		}
-		k.clients = append(k.clients, c)
+		k.Clients = append(k.Clients, c)
 	}
 	// Wait until the cluster answers a linearizable read.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := k.clients[0].Get(wctx, "etcdbench-ping")
+		_, err := k.Clients[0].Get(wctx, "etcdbench-ping")
 		cancel()
 		if err == nil {
 			return k, nil
@@ -155,22 +153,18 @@ func newEtcdKV(ctx context.Context, endpoints []string, conns int, serializable 
 }
 
 func (k *etcdKV) close() {
-	for _, c := range k.clients {
+	for _, c := range k.Clients {
 		c.Close()
 	}
 }
 
-func (k *etcdKV) client() *clientv3.Client {
-	return k.clients[(k.next.Add(1)-1)%uint64(len(k.clients))]
-}
-
 func (k *etcdKV) Put(ctx context.Context, key string, value []byte) error {
-	_, err := k.client().Put(ctx, key, string(value))
+	_, err := k.Next().Put(ctx, key, string(value))
 	return err
 }
 
 func (k *etcdKV) Get(ctx context.Context, key string) error {
-	_, err := k.client().Get(ctx, key, k.getOpts...)
+	_, err := k.Next().Get(ctx, key, k.getOpts...)
 	return err
 }
 

@@ -181,6 +181,17 @@ func CheckLoopback(addr string) error {
 	return fmt.Errorf("loadgen: address %q is not a loopback address: the load generator only targets agents on this machine (127.0.0.1, ::1, localhost)", addr)
 }
 
+// RoundRobin hands out its clients in turn; safe for concurrent use.
+type RoundRobin[C any] struct {
+	Clients []C
+	next    atomic.Uint64
+}
+
+// Next returns the next client.
+func (r *RoundRobin[C]) Next() C {
+	return r.Clients[(r.next.Add(1)-1)%uint64(len(r.Clients))]
+}
+
 // Targets splits a comma-separated list of addresses, refusing any that is
 // not on loopback (see CheckLoopback) and an empty list.
 func Targets(list string) ([]string, error) {
