@@ -45,6 +45,10 @@ type Config struct {
 	// dragonboat and cannot change for it later.
 	StepWorkers uint64
 	LogDBShards uint64
+	// BalanceInterval: how often this server checks whether it leads too
+	// few shards and, if so, takes one over from the server that leads the
+	// most (see Host.Balance). 0 turns balancing off.
+	BalanceInterval time.Duration
 	// LeaderWait bounds how long a call waits for a shard to have a leader
 	// before failing with a retryable error.
 	LeaderWait time.Duration
@@ -65,6 +69,7 @@ func DefaultConfig() Config {
 		StepWorkers:        1,
 		LogDBShards:        1,
 		LeaderWait:         1500 * time.Millisecond,
+		BalanceInterval:    30 * time.Second,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -130,6 +131,10 @@ func New(cfg Config) (*Host, error) {
 	}
 	h.wg.Add(1)
 	go h.contactLoop()
+	if cfg.BalanceInterval > 0 {
+		h.wg.Add(1)
+		go h.balanceLoop()
+	}
 	return h, nil
 }
 
@@ -447,4 +452,77 @@ func (h *Host) contactLoop() {
 			}
 		}
 	}
+}
+
+// Balance spreads shard leadership over the servers, one step at a time:
+// when this server leads at least two shards fewer than the busiest one, it
+// asks to take over one of that server's shards. The request goes from
+// this replica, so the new leader is certainly alive; dragonboat forwards
+// it to the current leader, which hands over once this replica's log has
+// caught up. Writes proposed during the hand-over are dropped and retried.
+// It returns the shard asked for, or false when nothing is to move (or some
+// shard has no leader: balancing waits for a settled cluster).
+func (h *Host) Balance() (shard.ID, bool) {
+	me := h.cfg.ReplicaID
+	count := map[shard.ReplicaID]int{}
+	led := map[shard.ReplicaID][]shard.ID{}
+	for _, si := range h.nh.GetNodeHostInfo(dragonboat.NodeHostInfoOption{SkipLogInfo: true}).ShardInfoList {
+		for rid := range si.Replicas {
+			count[shard.ReplicaID(rid)] += 0
+		}
+	}
+	for _, id := range h.cfg.Shards {
+		leader, _, ok, err := h.nh.GetLeaderID(uint64(id))
+		if err != nil || !ok || leader == 0 {
+			return 0, false
+		}
+		r := shard.ReplicaID(leader)
+		count[r]++
+		led[r] = append(led[r], id)
+	}
+	var donor shard.ReplicaID
+	for r, n := range count {
+		if n > count[donor] || (n == count[donor] && n > 0 && r < donor) {
+			donor = r
+		}
+	}
+	if donor == 0 || donor == me || count[donor]-count[me] < 2 {
+		return 0, false
+	}
+	ids := led[donor]
+	sort.Slice(ids, func(i, j int) bool { return ids[i] > ids[j] }) // KV shards first
+	if err := h.nh.RequestLeaderTransfer(uint64(ids[0]), uint64(me)); err != nil {
+		return 0, false
+	}
+	h.log.Debug("asked to lead a shard", "shard", ids[0], "from", donor, "leads", count[me], "donor_leads", count[donor])
+	return ids[0], true
+}
+
+// balanceLoop runs Balance every BalanceInterval, jittered so that servers
+// started together do not all move at once.
+func (h *Host) balanceLoop() {
+	defer h.wg.Done()
+	for {
+		d := h.cfg.BalanceInterval + time.Duration(rand.Int64N(int64(h.cfg.BalanceInterval)/2+1))
+		t := time.NewTimer(d)
+		select {
+		case <-h.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		h.Balance()
+	}
+}
+
+// TransferLeader asks that replica target lead shard id: an operator's
+// tool (and the tests'). Like Balance, it only starts the hand-over.
+func (h *Host) TransferLeader(id shard.ID, target shard.ReplicaID) error {
+	if _, err := h.replica(id); err != nil {
+		return err
+	}
+	if err := h.nh.RequestLeaderTransfer(uint64(id), uint64(target)); err != nil {
+		return h.mapErr(id, err)
+	}
+	return nil
 }

@@ -78,6 +78,9 @@ func Start(t testing.TB, o Options) *Cluster {
 		cfg.Peers = peers
 		cfg.RaftAddr = peers[i].RaftAddr
 		cfg.Raft.LogDBProfile = "tiny"
+		// Leader moves would fail writes in flight at random moments;
+		// balancing has its own test in raftnode.
+		cfg.Raft.BalanceInterval = 0
 		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", cfg.Node)
 		if o.Configure != nil {
 			o.Configure(i, &cfg)

@@ -1,0 +1,120 @@
+package raftnode
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"meridian/server/kv"
+	"meridian/server/shard"
+)
+
+// startHosts starts n hosts of one datacenter on free loopback ports.
+func startHosts(t *testing.T, n, kvShards int, configure func(*Config)) []*Host {
+	t.Helper()
+	RouteLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
+	peers := map[shard.ReplicaID]string{}
+	for i := 1; i <= n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers[shard.ReplicaID(i)] = ln.Addr().String()
+		ln.Close()
+	}
+	var hosts []*Host
+	for i := 1; i <= n; i++ {
+		cfg := DefaultConfig()
+		cfg.DataDir = t.TempDir()
+		cfg.RaftAddr = peers[shard.ReplicaID(i)]
+		cfg.ReplicaID = shard.ReplicaID(i)
+		cfg.Peers = peers
+		cfg.Shards = shard.All(kvShards)
+		cfg.LogDBProfile = "tiny"
+		cfg.BalanceInterval = 0
+		if configure != nil {
+			configure(&cfg)
+		}
+		h, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(h.Close)
+		hosts = append(hosts, h)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, h := range hosts {
+		if err := h.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hosts
+}
+
+// leaders counts the shards each replica leads, as host h sees it.
+func leaders(t *testing.T, h *Host) map[shard.ReplicaID]int {
+	out := map[shard.ReplicaID]int{}
+	for _, id := range h.cfg.Shards {
+		info, err := h.Info(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[info.Leader]++
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBalance: with every shard led by one server, Balance on the others
+// spreads the leaders until no server leads two more than another, and
+// writes keep working throughout.
+func TestBalance(t *testing.T) {
+	hosts := startHosts(t, 3, 5, nil) // 6 shards: 2 each when balanced
+	for _, id := range hosts[0].cfg.Shards {
+		eventually(t, 20*time.Second, fmt.Sprintf("replica 1 to lead %v", id), func() bool {
+			if info, _ := hosts[0].Info(id); info.IsLeader {
+				return true
+			}
+			hosts[0].TransferLeader(id, 1)
+			return false
+		})
+	}
+	if got := leaders(t, hosts[0]); got[1] != 6 {
+		t.Fatalf("setup: replica 1 leads %d of 6 shards", got[1])
+	}
+	eventually(t, 30*time.Second, "leaders to spread 2/2/2", func() bool {
+		for _, h := range hosts {
+			h.Balance()
+		}
+		got := leaders(t, hosts[0])
+		return got[1] == 2 && got[2] == 2 && got[3] == 2
+	})
+	// Balanced: nobody asks for more.
+	for _, h := range hosts {
+		if id, moved := h.Balance(); moved {
+			t.Fatalf("replica %d asked for %v in a balanced cluster", h.cfg.ReplicaID, id)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := hosts[2].Propose(ctx, shard.KV(0), (&kv.Command{Op: kv.OpPut, Key: "a", Value: []byte("b")}).Marshal())
+	if err != nil || !res.OK {
+		t.Fatalf("write after balancing: %+v %v", res, err)
+	}
+}
