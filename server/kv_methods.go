@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -167,25 +168,16 @@ func (s *Server) kvDelete(ctx context.Context, p *rpc.KVDeleteParams) (*rpc.KVDe
 	// deleted shard by shard, each atomically.
 	ids := s.shardsFor(p.Key)
 	out := &rpc.KVDeleteResult{OK: true}
-	errs := make([]error, len(ids))
 	idx := make([]uint64, len(ids))
-	done := make(chan struct{}, len(ids))
-	for i, id := range ids {
-		go func() {
-			res, err := s.propose(ctx, p.WriteOptions, id, &kv.Command{Op: kv.OpDeleteTree, Key: p.Key})
-			errs[i], idx[i] = err, res.Index
-			done <- struct{}{}
-		}()
+	err := fanOut(len(ids), func(i int) error {
+		res, err := s.propose(ctx, p.WriteOptions, ids[i], &kv.Command{Op: kv.OpDeleteTree, Key: p.Key})
+		idx[i] = res.Index
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	for range ids {
-		<-done
-	}
-	for i := range ids {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
-		out.Index = max(out.Index, idx[i])
-	}
+	out.Index = slices.Max(idx)
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"meridian/server/kv"
 	"meridian/server/raftnode"
@@ -20,6 +21,9 @@ type Raft interface {
 	StaleRead(id shard.ID) (*kv.View, error)
 	// Info tells leader, term, members and applied index.
 	Info(id shard.ID) (shard.Info, error)
+	// Contact is the cheap part of Info for every stale read: the known
+	// leader (0 if none) and how long since it confirmed this replica.
+	Contact(id shard.ID) (leader shard.ReplicaID, since time.Duration)
 }
 
 var _ Raft = (*raftnode.Host)(nil)

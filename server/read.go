@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"reflect"
+	"sync"
 	"time"
 
 	"meridian/rpc"
@@ -84,23 +86,21 @@ func (s *Server) views(ctx context.Context, timeout rpc.Duration, stale bool, id
 		out[0] = v
 		return err
 	}
-	errs := make([]error, len(ids))
-	done := make(chan struct{}, len(ids))
-	for i, id := range ids {
-		go func() {
-			out[i], errs[i] = s.raft.Read(cctx, id)
-			done <- struct{}{}
-		}()
+	return fanOut(len(ids), func(i int) (err error) {
+		out[i], err = s.raft.Read(cctx, ids[i])
+		return err
+	})
+}
+
+// fanOut runs fn for 0..n-1 concurrently and returns the first error.
+func fanOut(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
 	}
-	for range ids {
-		<-done
-	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // waitAny blocks until a watch fires (true) or the wait, the call or the
@@ -135,14 +135,14 @@ func (s *Server) meta(index uint64, stale bool, ids []shard.ID) rpc.ReadMeta {
 	known := true
 	var last time.Duration
 	for _, id := range ids {
-		info, err := s.raft.Info(id)
-		if err != nil || info.Leader == 0 {
+		leader, contact := s.raft.Contact(id)
+		if leader == 0 {
 			known = false
 		}
-		if info.LastContact < 0 {
+		if contact < 0 {
 			last = -1
-		} else if last >= 0 && info.LastContact > last {
-			last = info.LastContact
+		} else if last >= 0 && contact > last {
+			last = contact
 		}
 	}
 	ms := last.Milliseconds()

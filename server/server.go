@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -141,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	rc := cfg.Raft
-	rc.DataDir = filepath.Join(cfg.DataDir)
+	rc.DataDir = cfg.DataDir
 	rc.RaftAddr = self.RaftAddr
 	rc.ReplicaID = shard.ReplicaID(self.ReplicaID)
 	rc.Peers = make(map[shard.ReplicaID]string, len(peers))

@@ -83,17 +83,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Progress = stderr
 	cfg.ErrorCode = benchErrorCode
-	res, err := loadgen.Run(ctx, cfg, target)
-	if err != nil {
-		return fail(stderr, "bench kv", err)
-	}
-	res.System, res.Target = "meridian", strings.Join(addrs, ",")
-	if cfg.JSON {
-		err = res.WriteJSON(stdout)
-	} else {
-		err = res.WriteText(stdout)
-	}
-	if err != nil {
+	if err := loadgen.Report(ctx, cfg, target, "meridian", strings.Join(addrs, ","), stdout); err != nil {
 		return fail(stderr, "bench kv", err)
 	}
 	return 0

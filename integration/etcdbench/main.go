@@ -91,18 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "key space: %d keys in %d folder(s); etcd %s\n", cfg.Keys, cfg.Folders, strings.Join(eps, ","))
 	cfg.Progress = stderr
 	cfg.ErrorCode = errorCode
-	res, err := loadgen.Run(ctx, cfg, kv)
-	if err != nil {
-		fmt.Fprintf(stderr, "etcdbench: %v\n", err)
-		return 1
-	}
-	res.System, res.Target = "etcd", strings.Join(eps, ",")
-	if cfg.JSON {
-		err = res.WriteJSON(stdout)
-	} else {
-		err = res.WriteText(stdout)
-	}
-	if err != nil {
+	if err := loadgen.Report(ctx, cfg, kv, "etcd", strings.Join(eps, ","), stdout); err != nil {
 		fmt.Fprintf(stderr, "etcdbench: %v\n", err)
 		return 1
 	}

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -168,4 +169,18 @@ func (l Latency) String() string {
 	ms := func(us int64) string { return fmt.Sprintf("%.2fms", float64(us)/1000) }
 	return fmt.Sprintf("p50 %s  p99 %s  p99.9 %s  max %s  (mean %.2fms)",
 		ms(l.P50), ms(l.P99), ms(l.P999), ms(l.Max), l.Mean/1000)
+}
+
+// Report runs the load (see Run) and writes the result to w, as JSON when
+// cfg.JSON is set, else as text; system and target label it.
+func Report(ctx context.Context, cfg Config, kv KV, system, target string, w io.Writer) error {
+	res, err := Run(ctx, cfg, kv)
+	if err != nil {
+		return err
+	}
+	res.System, res.Target = system, target
+	if cfg.JSON {
+		return res.WriteJSON(w)
+	}
+	return res.WriteText(w)
 }

@@ -410,17 +410,28 @@ func (h *Host) Info(id shard.ID) (shard.Info, error) {
 		}
 		sort.Slice(info.Replicas, func(i, j int) bool { return info.Replicas[i] < info.Replicas[j] })
 	}
+	_, info.LastContact = h.Contact(id)
+	return info, nil
+}
+
+// Contact returns the leader this replica knows (0 if none) and how long
+// since the leader last confirmed it: 0 on the leader, negative if never.
+// It takes no NodeHost-wide lock: stale reads call it on every answer.
+func (h *Host) Contact(id shard.ID) (shard.ReplicaID, time.Duration) {
+	r, ok := h.shards[id]
+	if !ok {
+		return 0, -1
+	}
 	r.mu.Lock()
-	last := r.lastContact
+	leader, last := r.leader, r.lastContact
 	r.mu.Unlock()
 	switch {
-	case info.IsLeader:
+	case leader == h.cfg.ReplicaID:
+		return leader, 0
 	case last.IsZero():
-		info.LastContact = -1
-	default:
-		info.LastContact = time.Since(last)
+		return leader, -1
 	}
-	return info, nil
+	return leader, time.Since(last)
 }
 
 // contactLoop confirms, about once a second, that each shard's leader still
