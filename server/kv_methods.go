@@ -57,8 +57,8 @@ func (s *Server) kvGet(ctx context.Context, p *rpc.KVGetParams) (*rpc.KVGetResul
 	}
 	var entry *rpc.KVEntry
 	meta, err := s.read(ctx, p.ReadOptions, []shard.ID{shard.ForKey(p.Key, s.kvShards)},
-		func(v []*kv.View) (uint64, []<-chan struct{}) {
-			e, idx, w := v[0].Get(p.Key)
+		func(v []any) (uint64, []<-chan struct{}) {
+			e, idx, w := v[0].(*kv.View).Get(p.Key)
 			entry = e
 			return idx, []<-chan struct{}{w}
 		})
@@ -74,12 +74,12 @@ func (s *Server) kvList(ctx context.Context, p *rpc.KVListParams) (*rpc.KVListRe
 	}
 	res := &rpc.KVListResult{}
 	ids := s.shardsFor(p.Prefix)
-	meta, err := s.read(ctx, p.ReadOptions, ids, func(views []*kv.View) (uint64, []<-chan struct{}) {
+	meta, err := s.read(ctx, p.ReadOptions, ids, func(views []any) (uint64, []<-chan struct{}) {
 		res.Entries, res.Keys = nil, nil
 		var sum uint64
 		watches := make([]<-chan struct{}, 0, len(views))
 		for _, v := range views {
-			entries, keys, idx, w := v.List(p.Prefix, p.KeysOnly, p.Separator)
+			entries, keys, idx, w := v.(*kv.View).List(p.Prefix, p.KeysOnly, p.Separator)
 			res.Entries = append(res.Entries, entries...)
 			res.Keys = append(res.Keys, keys...)
 			// Across shards the index is the sum of each shard's: it
@@ -115,7 +115,11 @@ func (s *Server) propose(ctx context.Context, opts rpc.WriteOptions, id shard.ID
 		return kv.Result{}, err
 	}
 	defer cancel()
-	res, err := s.raft.Propose(cctx, id, cmd.Marshal())
+	raw, err := s.raft.Propose(cctx, id, cmd.Marshal())
+	if err != nil {
+		return kv.Result{}, err
+	}
+	res, err := kv.DecodeResult(raw.Value, raw.Data)
 	if err != nil {
 		return res, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"meridian/server/kv"
 	"meridian/server/raftnode"
 	"meridian/server/shard"
 )
@@ -14,11 +13,12 @@ import (
 type Raft interface {
 	// Propose replicates cmd through the shard's log and returns the state
 	// machine's result.
-	Propose(ctx context.Context, id shard.ID, cmd []byte) (kv.Result, error)
+	Propose(ctx context.Context, id shard.ID, cmd []byte) (raftnode.Result, error)
 	// Read returns a linearizable view of the shard (Raft ReadIndex).
-	Read(ctx context.Context, id shard.ID) (*kv.View, error)
+	// The view's type is the shard's machine's: *kv.View or *catalog.View.
+	Read(ctx context.Context, id shard.ID) (any, error)
 	// StaleRead returns the local replica's view at once.
-	StaleRead(id shard.ID) (*kv.View, error)
+	StaleRead(id shard.ID) (any, error)
 	// Info tells leader, term, members and applied index.
 	Info(id shard.ID) (shard.Info, error)
 	// Contact is the cheap part of Info for every stale read: the known

@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"meridian/rpc"
-	"meridian/server/kv"
 	"meridian/server/shard"
 )
 
 // query runs over one view per shard and returns the index of what it saw
 // and the channels that close when that may change.
-type query func(views []*kv.View) (index uint64, watches []<-chan struct{})
+type query func(views []any) (index uint64, watches []<-chan struct{})
 
 // read runs q over the given shards with the call's consistency, and, when
 // opts.Index is set, blocks until q's index passes it or the wait ends.
@@ -48,7 +47,7 @@ func (s *Server) read(ctx context.Context, opts rpc.ReadOptions, ids []shard.ID,
 		defer t.Stop()
 		waitDone = t.C
 	}
-	views := make([]*kv.View, len(ids))
+	views := make([]any, len(ids))
 	for {
 		if err := s.views(ctx, opts.Timeout, stale, ids, views); err != nil {
 			return rpc.ReadMeta{}, err
@@ -65,7 +64,7 @@ func (s *Server) read(ctx context.Context, opts rpc.ReadOptions, ids []shard.ID,
 	}
 }
 
-func (s *Server) views(ctx context.Context, timeout rpc.Duration, stale bool, ids []shard.ID, out []*kv.View) error {
+func (s *Server) views(ctx context.Context, timeout rpc.Duration, stale bool, ids []shard.ID, out []any) error {
 	if stale {
 		for i, id := range ids {
 			v, err := s.raft.StaleRead(id)

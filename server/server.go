@@ -148,6 +148,7 @@ func New(cfg Config) (*Server, error) {
 		rc.Peers[shard.ReplicaID(p.ReplicaID)] = p.RaftAddr
 	}
 	rc.Shards = shard.All(meta.KVShards)
+	rc.Machine = newMachine
 	rc.Logger = cfg.Logger.With("component", "raft")
 	host, err := raftnode.New(rc)
 	if err != nil {

@@ -22,8 +22,10 @@ type Config struct {
 	// Peers are the initial members of every shard, this server included.
 	// Used only when the shards are created; ignored on restart.
 	Peers map[shard.ReplicaID]string
-	// Shards to run on this host.
-	Shards []shard.ID
+	// Shards to run on this host, and Machine makes each one's state
+	// machine (called once per shard, at start).
+	Shards  []shard.ID
+	Machine func(shard.ID) Machine
 
 	// RTT is the Raft tick; HeartbeatRTT and ElectionRTT count ticks.
 	// See docs/RATIONALE.md for the chosen values.
@@ -90,6 +92,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReplicaID == 0 {
 		return errors.New("raftnode: ReplicaID must be >= 1")
+	}
+	if c.Machine == nil {
+		return errors.New("raftnode: Machine is required")
 	}
 	if len(c.Shards) == 0 {
 		return errors.New("raftnode: no shards to run")

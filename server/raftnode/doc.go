@@ -1,6 +1,6 @@
 // Package raftnode runs a server's Raft replicas on one dragonboat NodeHost:
 // the system shard and every KV shard, each an IConcurrentStateMachine over
-// the pure state machine of package kv.
+// the pure state machines it is given (see Machine).
 //
 // It is the only package that imports dragonboat. The server reaches it
 // through a small interface of its own (propose, linearizable read, stale

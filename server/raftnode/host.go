@@ -18,7 +18,6 @@ import (
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
 	"meridian/rpc"
-	"meridian/server/kv"
 	"meridian/server/shard"
 )
 
@@ -40,7 +39,7 @@ type Host struct {
 
 type replica struct {
 	id      shard.ID
-	m       *kv.Machine
+	m       Machine
 	session *client.Session
 
 	mu          sync.Mutex
@@ -72,7 +71,7 @@ func New(cfg Config) (*Host, error) {
 		stop:   make(chan struct{}),
 	}
 	for _, id := range cfg.Shards {
-		h.shards[id] = &replica{id: id, m: kv.New(), leaderGen: make(chan struct{})}
+		h.shards[id] = &replica{id: id, m: cfg.Machine(id), leaderGen: make(chan struct{})}
 	}
 
 	nhc := config.NodeHostConfig{
@@ -262,10 +261,10 @@ func (h *Host) mapErr(id shard.ID, err error) error {
 // machine made of it. A write that may or may not have been applied (timeout,
 // leader change) fails with an error wrapping rpc.ErrTimeout; one that
 // cannot get a leader within LeaderWait wraps rpc.ErrNoLeader.
-func (h *Host) Propose(ctx context.Context, id shard.ID, cmd []byte) (kv.Result, error) {
+func (h *Host) Propose(ctx context.Context, id shard.ID, cmd []byte) (Result, error) {
 	r, err := h.replica(id)
 	if err != nil {
-		return kv.Result{}, err
+		return Result{}, err
 	}
 	started := time.Now()
 	for attempt := 0; ; attempt++ {
@@ -275,7 +274,7 @@ func (h *Host) Propose(ctx context.Context, id shard.ID, cmd []byte) (kv.Result,
 			if notAccepted(err) && h.backoff(ctx, started, attempt) {
 				continue
 			}
-			return kv.Result{}, h.mapErr(id, err)
+			return Result{}, h.mapErr(id, err)
 		}
 		select {
 		case res := <-rs.ResultC():
@@ -283,27 +282,27 @@ func (h *Host) Propose(ctx context.Context, id shard.ID, cmd []byte) (kv.Result,
 			switch {
 			case res.Completed():
 				v := res.GetResult()
-				return kv.DecodeResult(v.Value, v.Data)
+				return Result{Value: v.Value, Data: v.Data}, nil
 			case res.Dropped():
 				if h.backoff(ctx, started, attempt) {
 					continue
 				}
-				return kv.Result{}, fmt.Errorf("%v: %w", id, rpc.ErrNoLeader)
+				return Result{}, fmt.Errorf("%v: %w", id, rpc.ErrNoLeader)
 			case res.Timeout():
-				return kv.Result{}, fmt.Errorf("%v: %w", id, rpc.ErrTimeout)
+				return Result{}, fmt.Errorf("%v: %w", id, rpc.ErrTimeout)
 			case res.Terminated():
-				return kv.Result{}, fmt.Errorf("%v: shard stopped: %w", id, rpc.ErrUnavailable)
+				return Result{}, fmt.Errorf("%v: shard stopped: %w", id, rpc.ErrUnavailable)
 			default:
-				return kv.Result{}, fmt.Errorf("%v: proposal rejected or aborted: %w", id, rpc.ErrUnavailable)
+				return Result{}, fmt.Errorf("%v: proposal rejected or aborted: %w", id, rpc.ErrUnavailable)
 			}
 		case <-gen:
 			// The request state stays with dragonboat, which completes
 			// or times it out later; it is not released here.
-			return kv.Result{}, fmt.Errorf("%v: %w", id, ErrLeaderChanged)
+			return Result{}, fmt.Errorf("%v: %w", id, ErrLeaderChanged)
 		case <-ctx.Done():
-			return kv.Result{}, fmt.Errorf("%v: %w", id, rpc.ErrTimeout)
+			return Result{}, fmt.Errorf("%v: %w", id, rpc.ErrTimeout)
 		case <-h.stop:
-			return kv.Result{}, fmt.Errorf("%v: server stopping: %w", id, rpc.ErrUnavailable)
+			return Result{}, fmt.Errorf("%v: server stopping: %w", id, rpc.ErrUnavailable)
 		}
 	}
 }
@@ -311,7 +310,7 @@ func (h *Host) Propose(ctx context.Context, id shard.ID, cmd []byte) (kv.Result,
 // Read returns a view of shard id that reflects every write acknowledged
 // before the call (Raft ReadIndex). A leader change during the read retries
 // it: reads are safe to repeat.
-func (h *Host) Read(ctx context.Context, id shard.ID) (*kv.View, error) {
+func (h *Host) Read(ctx context.Context, id shard.ID) (any, error) {
 	r, err := h.replica(id)
 	if err != nil {
 		return nil, err
@@ -338,7 +337,7 @@ func (h *Host) Read(ctx context.Context, id shard.ID) (*kv.View, error) {
 					return nil, h.mapErr(id, err)
 				}
 				r.touch()
-				return v.(*kv.View), nil
+				return v, nil
 			}
 			rs.Release()
 			if res.Timeout() && ctx.Err() == nil {
@@ -370,7 +369,7 @@ func (h *Host) readAttempt() time.Duration {
 }
 
 // StaleRead returns this replica's view without asking the leader.
-func (h *Host) StaleRead(id shard.ID) (*kv.View, error) {
+func (h *Host) StaleRead(id shard.ID) (any, error) {
 	r, err := h.replica(id)
 	if err != nil {
 		return nil, err
@@ -391,7 +390,7 @@ func (h *Host) Info(id shard.ID) (shard.Info, error) {
 	if err != nil {
 		return shard.Info{}, err
 	}
-	info := shard.Info{ID: id, Applied: r.m.View().Index()}
+	info := shard.Info{ID: id, Applied: r.m.Applied()}
 	leader, term, ok, err := h.nh.GetLeaderID(uint64(id))
 	if err != nil {
 		return info, h.mapErr(id, err)

@@ -3,6 +3,7 @@ package raftnode
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -12,6 +13,22 @@ import (
 	"meridian/server/kv"
 	"meridian/server/shard"
 )
+
+// kvMachine runs the KV state machine on every shard of the test hosts.
+type kvMachine struct{ m *kv.Machine }
+
+func (k kvMachine) Update(entries []Entry) {
+	b := k.m.Begin()
+	for i := range entries {
+		v, d := b.Apply(entries[i].Index, entries[i].Cmd).Encode()
+		entries[i].Result = Result{Value: v, Data: d}
+	}
+	b.Commit()
+}
+func (k kvMachine) View() any                              { return k.m.View() }
+func (k kvMachine) Applied() uint64                        { return k.m.View().Index() }
+func (k kvMachine) WriteSnapshot(v any, w io.Writer) error { return v.(*kv.View).WriteSnapshot(w) }
+func (k kvMachine) RestoreSnapshot(r io.Reader) error      { return k.m.RestoreSnapshot(r) }
 
 // startHosts starts n hosts of one datacenter on free loopback ports.
 func startHosts(t *testing.T, n, kvShards int, configure func(*Config)) []*Host {
@@ -34,6 +51,7 @@ func startHosts(t *testing.T, n, kvShards int, configure func(*Config)) []*Host 
 		cfg.ReplicaID = shard.ReplicaID(i)
 		cfg.Peers = peers
 		cfg.Shards = shard.All(kvShards)
+		cfg.Machine = func(shard.ID) Machine { return kvMachine{kv.New()} }
 		cfg.LogDBProfile = "tiny"
 		cfg.BalanceInterval = 0
 		if configure != nil {
@@ -113,8 +131,11 @@ func TestBalance(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := hosts[2].Propose(ctx, shard.KV(0), (&kv.Command{Op: kv.OpPut, Key: "a", Value: []byte("b")}).Marshal())
-	if err != nil || !res.OK {
+	raw, err := hosts[2].Propose(ctx, shard.KV(0), (&kv.Command{Op: kv.OpPut, Key: "a", Value: []byte("b")}).Marshal())
+	if err != nil {
+		t.Fatalf("write after balancing: %v", err)
+	}
+	if res, err := kv.DecodeResult(raw.Value, raw.Data); err != nil || !res.OK {
 		t.Fatalf("write after balancing: %+v %v", res, err)
 	}
 }
