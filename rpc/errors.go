@@ -26,6 +26,9 @@ const (
 	CodeUnavailable = -32003
 	// CodeTooLarge: the request body or batch exceeds a limit.
 	CodeTooLarge = -32004
+	// CodeNotFound: the call names something (a check, a service) that
+	// does not exist.
+	CodeNotFound = -32005
 )
 
 // Sentinel errors of the public contract. Servers wrap them with %w; the
@@ -38,6 +41,7 @@ var (
 	ErrUnknownDC      = errors.New("unknown datacenter")
 	ErrTooLarge       = errors.New("request too large")
 	ErrMethodNotFound = errors.New("method not found")
+	ErrNotFound       = errors.New("not found")
 )
 
 // codeTable maps sentinels to codes; the first match wins.
@@ -54,6 +58,7 @@ var codeTable = []struct {
 	{ErrUnknownDC, CodeUnknownDC},
 	{ErrTooLarge, CodeTooLarge},
 	{ErrMethodNotFound, CodeMethodNotFound},
+	{ErrNotFound, CodeNotFound},
 }
 
 // Error is a JSON-RPC 2.0 error object. It is also a Go error, so a client

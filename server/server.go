@@ -190,6 +190,7 @@ func (s *Server) Close() {
 func (s *Server) Register(api *rpc.Server) {
 	s.registerKV(api)
 	s.registerStatus(api)
+	s.registerCatalog(api)
 }
 
 // callCtx bounds one Raft operation by the call's timeout.
