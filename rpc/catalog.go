@@ -8,6 +8,9 @@ const (
 	MethodCatalogNode       = "catalog.node"
 	MethodCatalogServices   = "catalog.services"
 	MethodCatalogService    = "catalog.service"
+	// MethodCatalogUpdateChecks is how edges report check status changes,
+	// several at once.
+	MethodCatalogUpdateChecks = "catalog.update_checks"
 
 	MethodHealthService = "health.service"
 	MethodHealthNode    = "health.node"
@@ -253,4 +256,74 @@ type HealthStateParams struct {
 type HealthChecksResult struct {
 	Checks []Check `json:"checks"`
 	ReadMeta
+}
+
+// ServiceDefinition is what agent.service.register takes and what a
+// service definition file in an edge's -config-dir holds: a service and
+// its checks. A file may hold only node-level checks (no service).
+type ServiceDefinition struct {
+	Service *Service          `json:"service,omitempty"`
+	Checks  []CheckDefinition `json:"checks,omitempty"`
+}
+
+// AgentIDParams names a local service or check.
+type AgentIDParams struct {
+	ID string `json:"id"`
+}
+
+type AgentCheckRegisterParams struct {
+	Check CheckDefinition `json:"check"`
+}
+
+// AgentCheckUpdateParams reports a TTL check's result (agent.check.pass,
+// warn, fail).
+type AgentCheckUpdateParams struct {
+	ID     string `json:"id"`
+	Output string `json:"output,omitempty"`
+}
+
+// OKResult answers agent calls that change local state.
+type OKResult struct {
+	OK bool `json:"ok"`
+}
+
+type AgentSelfResult struct {
+	Node    string   `json:"node"`
+	DC      string   `json:"dc"`
+	Role    string   `json:"role"`
+	Version string   `json:"version"`
+	Address string   `json:"address"`
+	Servers []string `json:"servers"` // the RPC addresses calls are forwarded to
+}
+
+// Member is a gossip pool member.
+type Member struct {
+	Name    string `json:"name"`
+	Addr    string `json:"addr"` // gossip address
+	Role    string `json:"role"`
+	DC      string `json:"dc"`
+	Status  string `json:"status"` // alive, suspect, dead, left
+	RPCAddr string `json:"rpc_addr,omitempty"`
+}
+
+type AgentMembersParams struct {
+	WAN bool `json:"wan,omitempty"`
+}
+
+type AgentMembersResult struct {
+	Members []Member `json:"members"`
+}
+
+// AgentService is a local service with the state of its checks.
+type AgentService struct {
+	Service Service `json:"service"`
+	Checks  []Check `json:"checks"`
+}
+
+type AgentServicesResult struct {
+	Services []AgentService `json:"services"`
+}
+
+type AgentChecksResult struct {
+	Checks []Check `json:"checks"`
 }

@@ -74,7 +74,7 @@ func endpoint(addr string) (string, error) {
 
 // Client calls a Meridian JSON-RPC server. It is safe for concurrent use.
 type Client struct {
-	urls      []string
+	urls      atomic.Pointer[[]string]
 	hc        *http.Client
 	transport *http.Transport // ours to close; nil with cfg.HTTPClient
 	timeout   time.Duration
@@ -90,9 +90,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{timeout: cfg.Timeout, hc: cfg.HTTPClient}
-	for _, a := range cfg.Addrs {
-		u, _ := endpoint(a)
-		c.urls = append(c.urls, u)
+	if err := c.SetAddrs(cfg.Addrs); err != nil {
+		return nil, err
 	}
 	if c.hc == nil {
 		c.transport = newTransport()
@@ -118,6 +117,27 @@ func newTransport() *http.Transport {
 		ExpectContinueTimeout: time.Second,
 	}
 }
+
+// SetAddrs replaces the addresses calls go to (an edge learns them from
+// gossip). Calls in flight finish on the old list.
+func (c *Client) SetAddrs(addrs []string) error {
+	if len(addrs) == 0 {
+		return errors.New("rpc: no address given")
+	}
+	urls := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		u, err := endpoint(a)
+		if err != nil {
+			return err
+		}
+		urls = append(urls, u)
+	}
+	c.urls.Store(&urls)
+	return nil
+}
+
+// Addrs returns the URLs calls go to.
+func (c *Client) Addrs() []string { return *c.urls.Load() }
 
 // Close releases idle connections; calls made after it fail. It is safe
 // to call twice.
@@ -157,18 +177,25 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	n := len(c.urls)
+	return c.each(ctx, func(url string) error { return c.post(ctx, url, body, id, result) })
+}
+
+// each runs try on one address after another, starting with the preferred
+// one, until one answers or fails after the request went out.
+func (c *Client) each(ctx context.Context, try func(url string) error) error {
+	urls := *c.urls.Load()
+	n := len(urls)
 	first := int(c.pref.Load()) % n
 	var last error
 	for k := range n {
 		i := (first + k) % n
-		err := c.post(ctx, c.urls[i], body, id, result)
+		err := try(urls[i])
 		if err == nil {
 			return nil
 		}
 		if !failover(ctx, err) {
 			if _, ok := errors.AsType[*transportError](err); ok && ctx.Err() == nil {
-				return fmt.Errorf("rpc: %w: the connection to %s was lost after the request was sent, so the call may or may not have run: %w", ErrUnavailable, c.urls[i], err)
+				return fmt.Errorf("rpc: %w: the connection to %s was lost after the request was sent, so the call may or may not have run: %w", ErrUnavailable, urls[i], err)
 			}
 			return err
 		}
@@ -176,6 +203,48 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 		c.pref.CompareAndSwap(uint32(i), uint32((i+1)%n)) // stop trying a dead one first
 	}
 	return fmt.Errorf("rpc: %w: no answer from %d address(es); last: %w", ErrUnavailable, n, last)
+}
+
+// Forward posts a JSON-RPC body (a request or a batch) as is and returns
+// the answer as is, nil when there is none (only notifications). It moves
+// to the next address on a failed dial, as Call does; JSON-RPC errors are
+// in the answer, not returned.
+func (c *Client) Forward(ctx context.Context, body []byte) ([]byte, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("rpc: client closed: %w", net.ErrClosed)
+	}
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	var answer []byte
+	err := c.each(ctx, func(url string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("rpc: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return &transportError{err}
+		}
+		defer resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusNoContent:
+			return nil
+		case http.StatusOK, http.StatusRequestEntityTooLarge:
+		default:
+			snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+			return fmt.Errorf("rpc: %s: HTTP %s: %s: %w", url, resp.Status, bytes.TrimSpace(snippet), ErrUnavailable)
+		}
+		answer, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+		if err != nil {
+			return fmt.Errorf("rpc: %s: reading the answer: %w: %w", url, ErrUnavailable, err)
+		}
+		return nil
+	})
+	return answer, err
 }
 
 // CallRetry is Call that also retries errors worth a retry (Error.Retryable,

@@ -406,8 +406,8 @@ func TestClientConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if !reflect.DeepEqual(c.urls, tt.wantURL) {
-				t.Fatalf("urls %v, want %v", c.urls, tt.wantURL)
+			if !reflect.DeepEqual(c.Addrs(), tt.wantURL) {
+				t.Fatalf("urls %v, want %v", c.Addrs(), tt.wantURL)
 			}
 		})
 	}

@@ -18,6 +18,7 @@ type request struct {
 	params []byte  // raw JSON of params; nil when absent
 	err    *Error  // set when the request is invalid (always answered)
 	m      *method // the registered method; nil when not found
+	raw    []byte  // the whole request object, for Forward
 }
 
 // notification reports whether no answer must be sent.
@@ -36,7 +37,7 @@ var nullID = []byte("null")
 // parseRequest reads one request object. b is one valid JSON value with no
 // surrounding space.
 func parseRequest(b []byte) request {
-	var r request
+	r := request{raw: b}
 	if b[0] != '{' {
 		r.err = invalidRequest("a request must be an object")
 		return r

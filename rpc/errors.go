@@ -135,3 +135,8 @@ func ToError(err error) *Error {
 func InvalidParams(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidParams, fmt.Sprintf(format, args...))
 }
+
+// ErrNotFoundf returns an error with CodeNotFound.
+func ErrNotFoundf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrNotFound, fmt.Sprintf(format, args...))
+}

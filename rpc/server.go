@@ -26,6 +26,12 @@ type ServerConfig struct {
 	MaxBatch int
 	// Logger receives handler panics (default slog.Default()).
 	Logger *slog.Logger
+	// Forward, when set, serves every well-formed request whose method is
+	// not registered here: it gets the request object as received and
+	// returns the answer object as is (nil for a notification). An edge
+	// uses it to pass calls through to a server. Its errors are sent as
+	// ToError maps them.
+	Forward func(ctx context.Context, request []byte) ([]byte, error)
 }
 
 // DefaultServerConfig returns the default configuration.
@@ -322,7 +328,7 @@ func (s *Server) batch(ctx context.Context, b []byte, out *buffer) {
 	var wg sync.WaitGroup
 	for i := range reqs {
 		answers[i] = getBuf()
-		if reqs[i].m == nil {
+		if reqs[i].m == nil && (s.cfg.Forward == nil || reqs[i].err != nil) {
 			s.serve(ctx, &reqs[i], answers[i]) // an error: nothing to wait for
 			continue
 		}
@@ -360,6 +366,10 @@ func (s *Server) serve(ctx context.Context, req *request, out *buffer) {
 		writeError(out, req.answerID(), req.err)
 		return
 	}
+	if req.m == nil && s.cfg.Forward != nil {
+		s.forward(ctx, req, out)
+		return
+	}
 	if req.m == nil {
 		if !req.notification() {
 			writeError(out, req.id, ToError(fmt.Errorf("%w: %s", ErrMethodNotFound, quoteName(req.method))))
@@ -394,6 +404,19 @@ func (s *Server) serve(ctx context.Context, req *request, out *buffer) {
 	out.b.WriteString(`,"id":`)
 	out.b.Write(req.id)
 	out.b.WriteByte('}')
+}
+
+// forward passes a request this server has no method for to cfg.Forward.
+func (s *Server) forward(ctx context.Context, req *request, out *buffer) {
+	resp, err := s.cfg.Forward(ctx, req.raw)
+	if req.notification() {
+		return
+	}
+	if err != nil {
+		writeError(out, req.id, ToError(err))
+		return
+	}
+	out.b.Write(resp)
 }
 
 // quoteName quotes a method name for an error message, cut to a sane size.

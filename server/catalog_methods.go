@@ -10,14 +10,10 @@ import (
 	"meridian/server/shard"
 )
 
-// MethodCatalogUpdateChecks is how edges report check status changes,
-// several at once.
-const MethodCatalogUpdateChecks = "catalog.update_checks"
-
 func (s *Server) registerCatalog(api *rpc.Server) {
 	rpc.Register(api, rpc.MethodCatalogRegister, "Register or update a node with services and checks; sync makes the node's services and checks exactly those given.", s.catalogRegister)
 	rpc.Register(api, rpc.MethodCatalogDeregister, "Remove a node with everything on it, or one of its services (with its checks), or one check.", s.catalogDeregister)
-	rpc.Register(api, MethodCatalogUpdateChecks, "Set the status and output of checks of one node (how edges report changes).", s.catalogUpdateChecks)
+	rpc.Register(api, rpc.MethodCatalogUpdateChecks, "Set the status and output of checks of one node (how edges report changes).", s.catalogUpdateChecks)
 	rpc.Register(api, rpc.MethodCatalogNodes, "Every node. Blocking with index and wait.", s.catalogNodes)
 	rpc.Register(api, rpc.MethodCatalogNode, "One node with its services. Blocking.", s.catalogNode)
 	rpc.Register(api, rpc.MethodCatalogServices, "Every service name with the union of its tags. Blocking.", s.catalogServices)
