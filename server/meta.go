@@ -19,6 +19,36 @@ type dataMeta struct {
 	DC       string `json:"dc"`
 	Node     string `json:"node"`
 	KVShards int    `json:"kv_shards"`
+	// ReplicaID is this server's replica ID in every shard, once known.
+	ReplicaID uint64 `json:"replica_id,omitempty"`
+}
+
+// saveMeta rewrites the record atomically.
+func saveMeta(dir string, m dataMeta) error {
+	path := filepath.Join(dir, metaFile)
+	out, _ := json.MarshalIndent(m, "", "  ")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(out, '\n'), 0o644); err != nil {
+		return fmt.Errorf("server: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("server: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadReplicaID returns the replica ID recorded in a data directory, 0 if
+// none (a new directory, or one made before IDs were recorded).
+func ReadReplicaID(dir string) uint64 {
+	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return 0
+	}
+	var m dataMeta
+	if json.Unmarshal(b, &m) != nil {
+		return 0
+	}
+	return m.ReplicaID
 }
 
 // loadMeta reads the data directory's record, or writes it when the
@@ -35,15 +65,7 @@ func loadMeta(dir, dc, node string, kvShards int) (dataMeta, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return m, fmt.Errorf("server: create data directory: %w", err)
 		}
-		out, _ := json.MarshalIndent(m, "", "  ")
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, append(out, '\n'), 0o644); err != nil {
-			return m, fmt.Errorf("server: write %s: %w", path, err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return m, fmt.Errorf("server: write %s: %w", path, err)
-		}
-		return m, nil
+		return m, saveMeta(dir, m)
 	case err != nil:
 		return dataMeta{}, fmt.Errorf("server: read %s: %w", path, err)
 	}

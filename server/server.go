@@ -28,6 +28,13 @@ type Config struct {
 	// assigned by sorted node name, so every server computes the same.
 	RaftAddr string
 	Peers    []rpc.Peer
+	// Without Peers, the server is one a running cluster added (see
+	// cluster.join): ReplicaID is the ID it was given (0: the one its data
+	// directory records) and its replicas join the shards.
+	ReplicaID uint64
+	// PeerName names the server at a Raft address (from gossip), for
+	// status answers; nil uses Peers.
+	PeerName func(raftAddr string) string
 	// Raft holds the Raft timings and LogDB profile; its identity fields
 	// are filled in by New.
 	Raft raftnode.Config
@@ -73,6 +80,15 @@ func (c Config) Validate() error {
 		return errors.New("server: want 0 < DefaultTimeout <= MaxTimeout")
 	case c.DefaultWait <= 0 || c.MaxWait < c.DefaultWait:
 		return errors.New("server: want 0 < DefaultWait <= MaxWait")
+	}
+	if len(c.Peers) == 0 {
+		if c.RaftAddr == "" {
+			return errors.New("server: a Raft address is required")
+		}
+		if c.ReplicaID == 0 && ReadReplicaID(c.DataDir) == 0 {
+			return errors.New("server: no peers and no replica ID: give -peers, or join a running cluster")
+		}
+		return nil
 	}
 	if _, err := AssignReplicaIDs(c.Peers); err != nil {
 		return err
@@ -121,23 +137,42 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	peers, _ := AssignReplicaIDs(cfg.Peers)
-	cfg.Peers = peers
-	var self rpc.Peer
-	for _, p := range peers {
-		if p.Node == cfg.Node {
-			self = p
+	var peers []rpc.Peer
+	self := rpc.Peer{Node: cfg.Node, RaftAddr: cfg.RaftAddr, ReplicaID: cfg.ReplicaID}
+	join := false
+	if len(cfg.Peers) > 0 {
+		peers, _ = AssignReplicaIDs(cfg.Peers)
+		cfg.Peers = peers
+		self = rpc.Peer{}
+		for _, p := range peers {
+			if p.Node == cfg.Node {
+				self = p
+			}
 		}
-	}
-	if self.ReplicaID == 0 {
-		return nil, fmt.Errorf("server: node %q is not among the peers; list every server, this one included", cfg.Node)
-	}
-	if cfg.RaftAddr != "" && cfg.RaftAddr != self.RaftAddr {
-		return nil, fmt.Errorf("server: node %q has Raft address %s but the peers list says %s", cfg.Node, cfg.RaftAddr, self.RaftAddr)
+		if self.ReplicaID == 0 {
+			return nil, fmt.Errorf("server: node %q is not among the peers; list every server, this one included", cfg.Node)
+		}
+		if cfg.RaftAddr != "" && cfg.RaftAddr != self.RaftAddr {
+			return nil, fmt.Errorf("server: node %q has Raft address %s but the peers list says %s", cfg.Node, cfg.RaftAddr, self.RaftAddr)
+		}
+	} else {
+		join = true
 	}
 	meta, err := loadMeta(cfg.DataDir, cfg.DC, cfg.Node, cfg.KVShards)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case self.ReplicaID == 0:
+		self.ReplicaID = meta.ReplicaID
+	case meta.ReplicaID != 0 && meta.ReplicaID != self.ReplicaID && len(cfg.Peers) == 0:
+		return nil, fmt.Errorf("%w: %s holds replica %d, not %d", ErrDataDirMismatch, cfg.DataDir, meta.ReplicaID, self.ReplicaID)
+	}
+	if meta.ReplicaID == 0 {
+		meta.ReplicaID = self.ReplicaID
+		if err := saveMeta(cfg.DataDir, meta); err != nil {
+			return nil, err
+		}
 	}
 	rc := cfg.Raft
 	rc.DataDir = cfg.DataDir
@@ -147,6 +182,7 @@ func New(cfg Config) (*Server, error) {
 	for _, p := range peers {
 		rc.Peers[shard.ReplicaID(p.ReplicaID)] = p.RaftAddr
 	}
+	rc.Join = join
 	rc.Shards = shard.All(meta.KVShards)
 	rc.Machine = newMachine
 	rc.Logger = cfg.Logger.With("component", "raft")
@@ -191,6 +227,7 @@ func (s *Server) Register(api *rpc.Server) {
 	s.registerKV(api)
 	s.registerStatus(api)
 	s.registerCatalog(api)
+	s.registerCluster(api)
 }
 
 // callCtx bounds one Raft operation by the call's timeout.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"meridian/rpc"
 	"meridian/server/shard"
@@ -15,12 +16,11 @@ func (s *Server) registerStatus(api *rpc.Server) {
 }
 
 func (s *Server) peer(id shard.ReplicaID) (rpc.Peer, bool) {
-	for _, p := range s.cfg.Peers {
-		if p.ReplicaID == uint64(id) {
-			return p, true
-		}
+	addr, ok := s.host.Members()[id]
+	if !ok {
+		return rpc.Peer{}, false
 	}
-	return rpc.Peer{}, false
+	return rpc.Peer{Node: s.peerName(id, addr), ReplicaID: uint64(id), RaftAddr: addr}, true
 }
 
 func (s *Server) statusLeader(_ context.Context, p *rpc.EmptyParams) (*rpc.StatusLeaderResult, error) {
@@ -42,7 +42,36 @@ func (s *Server) statusPeers(_ context.Context, p *rpc.EmptyParams) (*rpc.Status
 	if err := s.checkDC(p.DC); err != nil {
 		return nil, err
 	}
-	return &rpc.StatusPeersResult{Peers: append([]rpc.Peer(nil), s.cfg.Peers...)}, nil
+	return &rpc.StatusPeersResult{Peers: s.peers()}, nil
+}
+
+// peers lists the servers of the datacenter from the system shard's
+// membership, named by PeerName or the static peers.
+func (s *Server) peers() []rpc.Peer {
+	members := s.host.Members()
+	out := make([]rpc.Peer, 0, len(members))
+	for id, addr := range members {
+		out = append(out, rpc.Peer{Node: s.peerName(id, addr), ReplicaID: uint64(id), RaftAddr: addr})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ReplicaID < out[j].ReplicaID })
+	return out
+}
+
+func (s *Server) peerName(id shard.ReplicaID, addr string) string {
+	if id == s.host.ReplicaID() {
+		return s.cfg.Node
+	}
+	if s.cfg.PeerName != nil {
+		if n := s.cfg.PeerName(addr); n != "" {
+			return n
+		}
+	}
+	for _, p := range s.cfg.Peers {
+		if p.ReplicaID == uint64(id) {
+			return p.Node
+		}
+	}
+	return ""
 }
 
 func (s *Server) statusShards(_ context.Context, p *rpc.EmptyParams) (*rpc.StatusShardsResult, error) {

@@ -92,7 +92,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	cc := cfg.Checks
 	cc.Notify = a.statusChanged
-	cc.Logger = cfg.Logger.With("component", "checks")
+	if cc.Logger == nil {
+		cc.Logger = cfg.Logger
+	}
 	runner, err := checks.New(cc)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"time"
@@ -51,7 +52,11 @@ func (a *Agent) Run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			a.log.Warn("catalog sync failed; will retry", "err", err, "in", a.cfg.RetryInterval)
+			level := slog.LevelWarn
+			if errors.Is(err, rpc.ErrUnavailable) {
+				level = slog.LevelDebug // no server yet, or one going away: routine
+			}
+			a.log.Log(ctx, level, "catalog sync failed; will retry", "err", err, "in", a.cfg.RetryInterval)
 			retry = time.After(a.cfg.RetryInterval)
 		}
 	}

@@ -22,6 +22,9 @@ type Config struct {
 	// Peers are the initial members of every shard, this server included.
 	// Used only when the shards are created; ignored on restart.
 	Peers map[shard.ReplicaID]string
+	// Join starts replicas that a running cluster added with AddServer,
+	// instead of creating the shards from Peers.
+	Join bool
 	// Shards to run on this host, and Machine makes each one's state
 	// machine (called once per shard, at start).
 	Shards  []shard.ID

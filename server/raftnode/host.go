@@ -113,16 +113,23 @@ func New(cfg Config) (*Host, error) {
 			SnapshotEntries:    cfg.SnapshotEntries,
 			CompactionOverhead: cfg.CompactionOverhead,
 		}
-		initial := members
-		if nh.HasNodeInfo(uint64(id), uint64(cfg.ReplicaID)) {
+		initial, join := members, false
+		switch {
+		case nh.HasNodeInfo(uint64(id), uint64(cfg.ReplicaID)):
 			initial = nil // restart: membership comes from the log
-		} else if _, ok := cfg.Peers[cfg.ReplicaID]; !ok {
-			nh.Close()
-			return nil, fmt.Errorf("raftnode: replica %d is not among the peers %v", cfg.ReplicaID, cfg.Peers)
+		case cfg.Join:
+			// Added to the running shard by its leader (AddServer); the
+			// log and a snapshot bring it up to date.
+			initial, join = nil, true
+		default:
+			if _, ok := cfg.Peers[cfg.ReplicaID]; !ok {
+				nh.Close()
+				return nil, fmt.Errorf("raftnode: replica %d is not among the peers %v", cfg.ReplicaID, cfg.Peers)
+			}
 		}
 		r := h.shards[id]
 		create := func(uint64, uint64) sm.IConcurrentStateMachine { return &fsm{m: r.m} }
-		if err := nh.StartConcurrentReplica(initial, false, create, rc); err != nil {
+		if err := nh.StartConcurrentReplica(initial, join, create, rc); err != nil {
 			nh.Close()
 			return nil, fmt.Errorf("raftnode: start %v: %w", id, err)
 		}

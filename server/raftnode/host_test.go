@@ -139,3 +139,57 @@ func TestBalance(t *testing.T) {
 		t.Fatalf("write after balancing: %+v %v", res, err)
 	}
 }
+
+func TestAddAndRemoveServer(t *testing.T) {
+	hosts := startHosts(t, 3, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	put := func(h *Host, key string) {
+		t.Helper()
+		raw, err := h.Propose(ctx, shard.KV(0), (&kv.Command{Op: kv.OpPut, Key: key, Value: []byte("v")}).Marshal())
+		if err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+		if res, _ := kv.DecodeResult(raw.Value, raw.Data); !res.OK {
+			t.Fatalf("put %s: %+v", key, res)
+		}
+	}
+	put(hosts[0], "before")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	id, err := hosts[1].AddServer(ctx, addr)
+	if err != nil || id != 4 {
+		t.Fatalf("AddServer: %d %v", id, err)
+	}
+	if again, err := hosts[2].AddServer(ctx, addr); err != nil || again != id {
+		t.Fatalf("a repeated AddServer: %d %v, want %d", again, err, id)
+	}
+	cfg := hosts[0].cfg
+	cfg.DataDir, cfg.RaftAddr, cfg.ReplicaID, cfg.Peers, cfg.Join = t.TempDir(), addr, id, nil, true
+	h4, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h4.Close)
+	put(h4, "after") // through the new server
+	eventually(t, 30*time.Second, "the new server to hold both keys", func() bool {
+		v, _ := h4.StaleRead(shard.KV(0))
+		a, _, _ := v.(*kv.View).Get("before")
+		b, _, _ := v.(*kv.View).Get("after")
+		return a != nil && b != nil
+	})
+	if m := hosts[0].Members(); len(m) != 4 || m[4] != addr {
+		t.Fatalf("members after add: %v", m)
+	}
+
+	if err := h4.RemoveServer(ctx, id); err != nil {
+		t.Fatalf("RemoveServer: %v", err)
+	}
+	eventually(t, 30*time.Second, "membership back to 3", func() bool { return len(hosts[0].Members()) == 3 })
+	put(hosts[0], "after-removal")
+}
