@@ -30,6 +30,12 @@ type ClientConfig struct {
 	// Timeout bounds each call, or each attempt of CallRetry; 0 leaves it
 	// to the context. Keep it above the longest blocking read's wait.
 	Timeout time.Duration
+	// RouteToLeaders sends calls on one key (kv.get, kv.put, kv.delete,
+	// and kv.list of one folder) to the leader of the key's shard, learnt
+	// from status.shards every few seconds, instead of any server: the
+	// leader serves them without a hop through a follower. Other calls, and
+	// any call while the leader is unknown or unreachable, go to Addrs.
+	RouteToLeaders bool
 }
 
 // DefaultClientConfig returns a configuration for the local agent.
@@ -82,6 +88,7 @@ type Client struct {
 	ids    atomic.Uint64
 	pref   atomic.Uint32 // index of the address to try first
 	closed atomic.Bool
+	router *router // nil unless RouteToLeaders
 }
 
 // NewClient returns a Client for cfg.
@@ -92,6 +99,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	c := &Client{timeout: cfg.Timeout, hc: cfg.HTTPClient}
 	if err := c.SetAddrs(cfg.Addrs); err != nil {
 		return nil, err
+	}
+	if cfg.RouteToLeaders {
+		c.router = &router{c: c}
 	}
 	if c.hc == nil {
 		c.transport = newTransport()
@@ -177,18 +187,97 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	return c.each(ctx, func(url string) error { return c.post(ctx, url, body, id, result) })
+	return c.each(ctx, c.leaderOf(method, params), func(url string) error { return c.post(ctx, url, body, id, result) })
 }
 
-// each runs try on one address after another, starting with the preferred
-// one, until one answers or fails after the request went out.
-func (c *Client) each(ctx context.Context, try func(url string) error) error {
+// leaderOf returns the URL of the leader that should serve a call, "" when
+// any server will do or routing is off.
+func (c *Client) leaderOf(method string, params any) string {
+	if c.router == nil {
+		return ""
+	}
+	var key string
+	prefix := false
+	switch p := params.(type) {
+	case *KVGetParams:
+		key = p.Key
+	case *KVPutParams:
+		key = p.Key
+	case *KVDeleteParams:
+		key, prefix = p.Key, p.Recurse
+	case *KVListParams:
+		key, prefix = p.Prefix, true
+	case KVGetParams:
+		key = p.Key
+	case KVPutParams:
+		key = p.Key
+	case KVDeleteParams:
+		key, prefix = p.Key, p.Recurse
+	case KVListParams:
+		key, prefix = p.Prefix, true
+	default:
+		return ""
+	}
+	if _, ok := routedMethods[method]; !ok || key == "" {
+		return ""
+	}
+	return c.router.leaderFor(key, prefix)
+}
+
+// leaderOfBody is leaderOf for a raw request body (Forward): it reads the
+// method and the key from the envelope without decoding the rest.
+func (c *Client) leaderOfBody(body []byte) string {
+	if c.router == nil {
+		return ""
+	}
+	b := trimValue(body)
+	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+		return ""
+	}
+	req := parseRequest(b)
+	field, ok := routedMethods[string(req.method)]
+	if req.err != nil || !ok || len(req.params) == 0 || req.params[0] != '{' {
+		return ""
+	}
+	var key string
+	recurse := false
+	for k, v := range members(req.params) {
+		switch string(k) {
+		case field:
+			if len(v) > 0 && v[0] == '"' {
+				key = unquote(v)
+			}
+		case "recurse":
+			recurse = string(v) == "true"
+		}
+	}
+	if key == "" {
+		return ""
+	}
+	return c.router.leaderFor(key, field == "prefix" || recurse)
+}
+
+// each runs try on one address after another, starting with first (a
+// shard leader, when routing knows it) and then the preferred one, until
+// one answers or fails after the request went out.
+func (c *Client) each(ctx context.Context, leader string, try func(url string) error) error {
+	if leader != "" {
+		err := try(leader)
+		if err == nil || !failover(ctx, err) {
+			if _, ok := errors.AsType[*transportError](err); ok && ctx.Err() == nil {
+				c.router.miss()
+				return fmt.Errorf("rpc: %w: the connection to %s was lost after the request was sent, so the call may or may not have run: %w", ErrUnavailable, leader, err)
+			}
+			return err
+		}
+		c.router.miss() // that leader is gone: look again
+	}
 	urls := *c.urls.Load()
 	n := len(urls)
-	first := int(c.pref.Load()) % n
+	start := int(c.pref.Load()) % n
 	var last error
 	for k := range n {
-		i := (first + k) % n
+		i := (start + k) % n
 		err := try(urls[i])
 		if err == nil {
 			return nil
@@ -219,7 +308,7 @@ func (c *Client) Forward(ctx context.Context, body []byte) ([]byte, error) {
 		defer cancel()
 	}
 	var answer []byte
-	err := c.each(ctx, func(url string) error {
+	err := c.each(ctx, c.leaderOfBody(body), func(url string) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return fmt.Errorf("rpc: %w", err)

@@ -226,13 +226,16 @@ type StatusPeersResult struct {
 }
 
 type ShardStatus struct {
-	ID           uint64   `json:"id"`
-	Kind         string   `json:"kind"` // "system" or "kv"
-	Leader       uint64   `json:"leader"`
-	LeaderNode   string   `json:"leader_node,omitempty"`
-	Term         uint64   `json:"term"`
-	AppliedIndex uint64   `json:"applied_index"`
-	Replicas     []uint64 `json:"replicas"`
+	ID         uint64 `json:"id"`
+	Kind       string `json:"kind"` // "system" or "kv"
+	Leader     uint64 `json:"leader"`
+	LeaderNode string `json:"leader_node,omitempty"`
+	// LeaderRPCAddr is the leader's JSON-RPC address (host:port), when
+	// known: clients send calls on the shard's keys there.
+	LeaderRPCAddr string   `json:"leader_rpc_addr,omitempty"`
+	Term          uint64   `json:"term"`
+	AppliedIndex  uint64   `json:"applied_index"`
+	Replicas      []uint64 `json:"replicas"`
 }
 
 type StatusShardsResult struct {

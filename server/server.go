@@ -35,6 +35,10 @@ type Config struct {
 	// PeerName names the server at a Raft address (from gossip), for
 	// status answers; nil uses Peers.
 	PeerName func(raftAddr string) string
+	// PeerRPCAddr gives the JSON-RPC address of the server at a Raft
+	// address (from gossip), so that status.shards can tell clients where
+	// each shard's leader answers; nil leaves it out.
+	PeerRPCAddr func(raftAddr string) string
 	// Raft holds the Raft timings and LogDB profile; its identity fields
 	// are filled in by New.
 	Raft raftnode.Config

@@ -87,6 +87,9 @@ func (s *Server) statusShards(_ context.Context, p *rpc.EmptyParams) (*rpc.Statu
 		st := rpc.ShardStatus{ID: uint64(id), Kind: id.Kind(), Leader: uint64(info.Leader), Term: info.Term, AppliedIndex: info.Applied}
 		if pr, ok := s.peer(info.Leader); ok {
 			st.LeaderNode = pr.Node
+			if s.cfg.PeerRPCAddr != nil {
+				st.LeaderRPCAddr = s.cfg.PeerRPCAddr(pr.RaftAddr)
+			}
 		}
 		for _, r := range info.Replicas {
 			st.Replicas = append(st.Replicas, uint64(r))

@@ -6,9 +6,10 @@ package shard
 
 import (
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"time"
+
+	"meridian/rpc"
 )
 
 // ID names a Raft group. IDs are stable: they are written in every replica's
@@ -68,9 +69,7 @@ func Folder(key string) string {
 // the FNV-1a 64-bit hash of its first path segment, modulo n. Changing it
 // would move data between shards: it is fixed for the life of a datacenter.
 func ForKey(key string, n int) ID {
-	h := fnv.New64a()
-	h.Write([]byte(Folder(key)))
-	return KV(int(h.Sum64() % uint64(n)))
+	return KV(rpc.KVShardIndex(key, n))
 }
 
 // ForPrefix returns the one shard that can hold keys starting with prefix,
