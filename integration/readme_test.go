@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -54,13 +55,14 @@ func TestReadmeTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports, err := cluster.FreePorts(2)
+	ports, err := cluster.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	dev := exec.Command(bin, "dev", "-node", "tour", "-data-dir", t.TempDir(),
-		"-http-addr", addr, "-raft-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]), "-log-level", "warn")
+		"-http-addr", addr, "-raft-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		"-lan-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]), "-log-level", "warn")
 	dev.Stderr = testLog{t, "dev: "}
 	if err := dev.Start(); err != nil {
 		t.Fatal(err)
@@ -108,10 +110,15 @@ func TestReadmeTour(t *testing.T) {
 		`"key": "app/db/url"`, // the blocking kv.list's answer
 		`"openrpc": "1.2.6"`,
 		"Shards as seen by tour",
+		"registered",
+		"web      v1", // services
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the tour's output lacks %q", want)
 		}
+	}
+	if !regexp.MustCompile(`(?m)^tour\s+web\s+127\.0\.0\.1\s+7500\s+v1\s+passing$`).Match(out) {
+		t.Error("the tour's output lacks the passing web instance of services -wait")
 	}
 	for _, bad := range []string{"unknown command", "command not found", "Usage:"} {
 		if strings.Contains(string(out), bad) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,10 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"meridian/edge/gossip"
 	"meridian/edge/httpfront"
+	"meridian/edge/servers"
 	"meridian/rpc"
 	"meridian/server"
 	"meridian/server/shard"
@@ -23,6 +27,10 @@ import (
 type agentFlags struct {
 	node, dc, dataDir         string
 	httpAddr, raftAddr, peers string
+	lanAddr, configDir        string
+	gossipProfile             string
+	join                      []string
+	bootstrapExpect           int
 	kvShards                  int
 	logLevel, logDB           string
 }
@@ -33,11 +41,26 @@ func (f *agentFlags) register(fs *flag.FlagSet, role string) {
 	fs.StringVar(&f.dc, "dc", "dc1", "datacenter name")
 	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (dev: a temporary one when empty)")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:7500", "JSON-RPC listen address (POST /rpc)")
+	fs.StringVar(&f.lanAddr, "lan-addr", "127.0.0.1:7301", "LAN gossip address (UDP and TCP)")
+	fs.Func("join", "address of a LAN gossip member to join (repeatable; retried until it works)", func(v string) error {
+		f.join = append(f.join, v)
+		return nil
+	})
+	fs.StringVar(&f.configDir, "config-dir", "", "directory of service definition files (*.json)")
+	profile := "lan"
+	if role == "dev" {
+		profile = "local"
+	}
+	fs.StringVar(&f.gossipProfile, "gossip-profile", profile, "gossip timings: lan, or local (loopback and tests: fast failure detection)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	if role == "edge" {
+		return
+	}
 	fs.StringVar(&f.raftAddr, "raft-addr", "127.0.0.1:7300", "Raft listen address")
 	fs.IntVar(&f.kvShards, "kv-shards", 0, fmt.Sprintf("KV shards of a new datacenter (default %d; fixed once created)", shard.DefaultKVShards))
-	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	if role == "server" {
-		fs.StringVar(&f.peers, "peers", "", "every server of the datacenter: NAME=RAFTADDR,... (this one included)")
+		fs.StringVar(&f.peers, "peers", "", "every server of the datacenter: NAME=RAFTADDR,... (this one included); or use -bootstrap-expect with -join")
+		fs.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "form a new datacenter once this many servers (this one included) see each other in gossip")
 		fs.StringVar(&f.logDB, "raft-logdb", "small", "Raft LogDB memory preset: tiny (~256 MB), small (~1 GB) or default")
 	} else {
 		f.logDB = "tiny"
@@ -91,10 +114,16 @@ func runAgent(role string, args []string, stderr io.Writer) int {
 }
 
 func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) error {
+	if role == "edge" {
+		return runEdge(ctx, f, log)
+	}
+	ctx, leave := context.WithCancelCause(ctx)
+	defer leave(nil)
 	cfg := server.DefaultConfig()
 	cfg.Node, cfg.DC, cfg.DataDir, cfg.KVShards = f.node, f.dc, f.dataDir, f.kvShards
 	cfg.Raft.LogDBProfile = f.logDB
 	cfg.Logger = log.With("component", "server")
+	cfg.RaftAddr = f.raftAddr
 	switch role {
 	case "dev":
 		if cfg.DataDir == "" {
@@ -110,23 +139,34 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 		if cfg.DataDir == "" {
 			return errors.New("-data-dir is required for a server")
 		}
-		peers, err := parsePeers(f.peers)
-		if err != nil {
-			return err
+		if f.peers != "" {
+			peers, err := parsePeers(f.peers)
+			if err != nil {
+				return err
+			}
+			cfg.Peers = peers
+		} else if f.bootstrapExpect < 0 || (f.bootstrapExpect == 0 && len(f.join) == 0 && server.ReadReplicaID(cfg.DataDir) == 0) {
+			return errors.New("a new server needs -peers, or -bootstrap-expect N and -join ADDR, or -join ADDR to join a running datacenter")
 		}
-		cfg.Peers = peers
 	}
-	cfg.RaftAddr = f.raftAddr
 
 	started := time.Now()
-	srv, err := server.New(cfg)
-	if err != nil {
-		return err
+	// The front answers from the start (readiness, agent calls), while a
+	// new server may still be forming: until the server's methods are
+	// registered, calls to them are told to retry.
+	var registered atomic.Bool
+	rc := rpc.DefaultServerConfig()
+	rc.Forward = func(_ context.Context, req []byte) ([]byte, error) {
+		var env struct {
+			Method string `json:"method"`
+		}
+		json.Unmarshal(req, &env)
+		if !registered.Load() {
+			return nil, fmt.Errorf("%w: the server is starting (forming or joining its datacenter)", rpc.ErrUnavailable)
+		}
+		return nil, fmt.Errorf("%w: %q", rpc.ErrMethodNotFound, env.Method)
 	}
-	defer srv.Close()
-	api := rpc.NewServer(rpc.DefaultServerConfig())
-	srv.Register(api)
-
+	api := rpc.NewServer(rc)
 	var ready = make(chan struct{})
 	front, err := httpfront.New(httpfront.Config{
 		Addr: f.httpAddr, RPC: api, Logger: log.With("component", "http"),
@@ -142,10 +182,53 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	if err != nil {
 		return err
 	}
+	defer front.Close()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- front.Serve() }()
+	// The server is also its node's agent: its checks and catalog writes
+	// go to the API in this process.
+	meta := gossip.Meta{Role: gossip.RoleServer, RaftAddr: cfg.RaftAddr, RPCAddr: front.Addr(), Expect: f.bootstrapExpect}
+	node, err := startNode(ctx, f, role, meta, api, log)
+	if err != nil {
+		return err
+	}
+	defer node.close()
+	node.agent.Register(api)
+	node.servers = func() []string { return node.lan.servers() }
+	cfg.PeerName, cfg.PeerRPCAddr = node.lan.serverName, node.lan.serverRPC
 	log.Info("starting", "role", role, "node", cfg.Node, "dc", cfg.DC, "data_dir", cfg.DataDir,
-		"http", "http://"+front.Addr()+"/rpc", "raft", cfg.RaftAddr, "kv_shards", srv.KVShards())
+		"http", "http://"+front.Addr()+"/rpc", "raft", cfg.RaftAddr, "lan", node.lan.pool.Addr())
+
+	if role == "server" && len(cfg.Peers) == 0 && server.ReadReplicaID(cfg.DataDir) == 0 {
+		peers, joined, err := form(ctx, node.lan, f, log)
+		if err != nil {
+			return err
+		}
+		cfg.Peers, cfg.ReplicaID = peers, joined.ReplicaID
+		if joined.KVShards != 0 {
+			if f.kvShards != 0 && f.kvShards != joined.KVShards {
+				return fmt.Errorf("-kv-shards %d: the datacenter has %d KV shards", f.kvShards, joined.KVShards)
+			}
+			cfg.KVShards = joined.KVShards
+		}
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	srv.Register(api)
+	registered.Store(true)
+	rpc.Register(api, "agent.leave", "Leave the datacenter gracefully: a server first removes itself from every shard; then the agent leaves gossip and stops.",
+		func(ctx context.Context, _ *struct{}) (*rpc.OKResult, error) {
+			if role == "server" {
+				if err := srv.Leave(ctx); err != nil {
+					return nil, err
+				}
+			}
+			leave(errLeave)
+			return &rpc.OKResult{OK: true}, nil
+		})
 
 	// Wait for leaders, saying so now and then: a server whose peers are
 	// not up yet waits here.
@@ -163,8 +246,16 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	}
 	if ctx.Err() == nil {
 		close(ready)
+		node.lan.setReady(ctx)
 		log.Info("ready", "rpc", "http://"+front.Addr()+"/rpc", "took", time.Since(started).Round(time.Millisecond))
 	}
+	node.run(ctx, func(ctx context.Context) {
+		// Gossip feeds the catalog's node checks; only the system
+		// shard's leader writes.
+		if err := srv.Reconcile(ctx, node.lan.serverMembers()); err != nil && ctx.Err() == nil {
+			log.Debug("reconciling gossip members with the catalog", "err", err)
+		}
+	})
 
 	select {
 	case <-ctx.Done():
@@ -176,11 +267,133 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	log.Info("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if context.Cause(ctx) == errLeave {
+		// Only a leave tells the others this node is gone for good; a
+		// server stopped for a restart stays a member, as Consul's do.
+		node.leave()
+	}
 	srv.Shutdown(sctx)
 	if err := front.Shutdown(sctx); err != nil {
 		front.Close()
 	}
+	node.close()
 	srv.Close()
+	log.Info("stopped")
+	return nil
+}
+
+// errLeave is the cause of a stop asked for by agent.leave.
+var errLeave = errors.New("left the datacenter")
+
+// form finds this new server's place from gossip: it joins a running
+// datacenter through a ready server, or, with -bootstrap-expect N, forms
+// a new one once N servers expecting N see each other (the first N by
+// name, so that every server computes the same members).
+func form(ctx context.Context, l *lan, f agentFlags, log *slog.Logger) ([]rpc.Peer, server.ClusterJoinResult, error) {
+	var none server.ClusterJoinResult
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastSay := time.Now()
+	for {
+		ready, candidates := l.formation(f.bootstrapExpect)
+		if len(ready) > 0 {
+			res, err := joinCluster(ctx, ready, f)
+			if err == nil {
+				log.Info("joined a running datacenter", "replica_id", res.ReplicaID, "kv_shards", res.KVShards, "via", ready)
+				return nil, res, nil
+			}
+			if ctx.Err() != nil {
+				return nil, none, ctx.Err()
+			}
+			log.Warn("joining the datacenter failed; will retry", "err", err)
+		} else if f.bootstrapExpect > 0 && len(candidates) >= f.bootstrapExpect {
+			first := candidates[:f.bootstrapExpect]
+			for _, p := range first {
+				if p.Node == f.node {
+					log.Info("forming a new datacenter", "servers", first)
+					return first, none, nil
+				}
+			}
+		}
+		if time.Since(lastSay) > 5*time.Second {
+			lastSay = time.Now()
+			log.Info("waiting for servers in gossip", "bootstrap_expect", f.bootstrapExpect, "seen", len(candidates))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, none, ctx.Err()
+		case <-l.changed:
+		case <-tick.C:
+		}
+	}
+}
+
+func joinCluster(ctx context.Context, addrs []string, f agentFlags) (server.ClusterJoinResult, error) {
+	var res server.ClusterJoinResult
+	c, err := rpc.NewClient(rpc.ClientConfig{Addrs: addrs})
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err = c.CallRetry(cctx, server.MethodClusterJoin, server.ClusterJoinParams{Node: f.node, RaftAddr: f.raftAddr,
+		WriteOptions: rpc.WriteOptions{Timeout: rpc.Duration(30 * time.Second)}}, &res)
+	return res, err
+}
+
+// runEdge runs an edge agent: no Raft, its node's checks, and every other
+// call forwarded to a live server learnt from gossip.
+func runEdge(ctx context.Context, f agentFlags, log *slog.Logger) error {
+	set := servers.New()
+	defer set.Close()
+	rc := rpc.DefaultServerConfig()
+	rc.Forward = set.Forward
+	api := rpc.NewServer(rc)
+	front, err := httpfront.New(httpfront.Config{
+		Addr: f.httpAddr, RPC: api, Logger: log.With("component", "http"),
+		Ready: func() bool { return len(set.Addrs()) > 0 },
+	})
+	if err != nil {
+		return err
+	}
+	defer front.Close()
+	node, err := startNode(ctx, f, "edge", gossip.Meta{Role: gossip.RoleEdge, RPCAddr: front.Addr()}, set, log)
+	if err != nil {
+		return err
+	}
+	defer node.close()
+	node.agent.Register(api)
+	node.servers = set.Addrs
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- front.Serve() }()
+	log.Info("starting", "role", "edge", "node", f.node, "dc", f.dc,
+		"http", "http://"+front.Addr()+"/rpc", "lan", node.lan.pool.Addr(), "join", f.join)
+	node.run(ctx, func(context.Context) {
+		before := len(set.Addrs())
+		if err := set.Update(node.lan.servers()); err != nil {
+			log.Warn("server list", "err", err)
+		}
+		if n := len(set.Addrs()); n != before {
+			log.Info("servers", "live", n)
+		}
+	})
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err != nil {
+			return err
+		}
+	}
+	log.Info("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	node.leave()
+	if err := front.Shutdown(sctx); err != nil {
+		front.Close()
+	}
+	node.close()
 	log.Info("stopped")
 	return nil
 }

@@ -54,6 +54,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		addrDef = "127.0.0.1:7500"
 	}
 	addrFlag := fs.String("http-addr", addrDef, "agents to load, host:port, comma-separated (env MERIDIAN_HTTP_ADDR)")
+	route := fs.String("route", "leader", "leader: send each call to its shard's leader, as rpc.Client's RouteToLeaders does; any: round robin over -http-addr")
 	if fs.Parse(args[1:]) != nil {
 		return 2
 	}
@@ -73,7 +74,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	target, err := newBenchKV(addrs, cfg.Consistency)
+	if *route != "leader" && *route != "any" {
+		fmt.Fprintf(stderr, "meridian bench kv: -route %q: want leader or any\n", *route)
+		return 2
+	}
+	target, err := newBenchKV(addrs, cfg.Consistency, *route == "leader")
 	if err != nil {
 		return fail(stderr, "bench kv", err)
 	}
@@ -98,10 +103,10 @@ type benchKV struct {
 
 var _ loadgen.KV = (*benchKV)(nil)
 
-func newBenchKV(addrs []string, consistency string) (*benchKV, error) {
+func newBenchKV(addrs []string, consistency string, toLeaders bool) (*benchKV, error) {
 	b := &benchKV{stale: consistency == loadgen.ConsistencyStale}
 	for _, a := range addrs {
-		c, err := rpc.NewClient(rpc.ClientConfig{Addrs: []string{a}})
+		c, err := rpc.NewClient(rpc.ClientConfig{Addrs: []string{a}, RouteToLeaders: toLeaders})
 		if err != nil {
 			b.close()
 			return nil, err

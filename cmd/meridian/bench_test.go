@@ -54,7 +54,8 @@ func startDev(t *testing.T) string {
 	}
 	f := agentFlags{
 		node: "bench-test", dc: "dc1", dataDir: t.TempDir(),
-		httpAddr: freeAddr(t), raftAddr: freeAddr(t), logLevel: "warn", logDB: "tiny",
+		httpAddr: freeAddr(t), raftAddr: freeAddr(t), lanAddr: freeAddr(t), gossipProfile: "local",
+		logLevel: "warn", logDB: "tiny",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -15,11 +15,15 @@ Usage: meridian <command> [flags] [args]
 Agents:
   dev        a single-node cluster on loopback, data in a temp dir
   server     a server of a datacenter (Raft replicas of every shard)
+  edge       an edge agent: runs its node's checks, forwards calls to servers
 
 Client (talk to an agent, -http-addr or MERIDIAN_HTTP_ADDR, default 127.0.0.1:7500):
   kv         put, get, list, delete keys
   rpc        call any JSON-RPC method: meridian rpc METHOD '{"param": ...}'
   status     leader, peers and shards
+  services   list services; NAME: its healthy instances; register FILE, deregister ID
+  members    the gossip pool as the agent sees it
+  leave      the agent leaves the datacenter and stops (a server leaves every shard first)
   bench kv   a load generator for the KV API
 
 Run 'meridian <command> -h' for a command's flags.
@@ -40,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAgent("dev", rest, stderr)
 	case "server":
 		return runAgent("server", rest, stderr)
+	case "edge":
+		return runAgent("edge", rest, stderr)
 	case "kv":
 		return runKV(rest, stdout, stderr)
 	case "rpc":
@@ -48,6 +54,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runStatus(rest, stdout, stderr)
 	case "bench":
 		return runBench(rest, stdout, stderr)
+	case "members":
+		return runMembers(rest, stdout, stderr)
+	case "services":
+		return runServices(rest, stdout, stderr)
+	case "leave":
+		return runLeave(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "meridian", version)
 		return 0

@@ -204,10 +204,10 @@ print(json.dumps(r))' "$label" "$hz" "$((b1 - b0))" "$((a1 - a0))" \
 
 # --- 1. meridian dev ---------------------------------------------------
 wait_quiet
-read -r dh dr < <(free_ports 2)
+read -r dh dr dl < <(free_ports 3)
 log "meridian dev on 127.0.0.1:$dh"
 "$work/meridian" dev -node dev -data-dir "$work/dev" -http-addr "127.0.0.1:$dh" \
-	-raft-addr "127.0.0.1:$dr" -log-level warn 2>"$OUT/logs/dev.log" &
+	-raft-addr "127.0.0.1:$dr" -lan-addr "127.0.0.1:$dl" -log-level warn 2>"$OUT/logs/dev.log" &
 pids+=($!)
 wait_http "http://127.0.0.1:$dh/v1/ready" ready
 record_rss meridian-dev "${pids[0]}"
@@ -217,13 +217,14 @@ stop_all
 
 # --- 2. three meridian servers ----------------------------------------
 wait_quiet
-read -r h1 h2 h3 r1 r2 r3 < <(free_ports 6)
+read -r h1 h2 h3 r1 r2 r3 l1 l2 l3 < <(free_ports 9)
 peers="s1=127.0.0.1:$r1,s2=127.0.0.1:$r2,s3=127.0.0.1:$r3"
 log "meridian servers on 127.0.0.1:$h1,$h2,$h3"
 for i in 1 2 3; do
-	h=h$i r=r$i
+	h=h$i r=r$i l=l$i
 	"$work/meridian" server -node "s$i" -data-dir "$work/s$i" -raft-addr "127.0.0.1:${!r}" \
-		-http-addr "127.0.0.1:${!h}" -peers "$peers" -log-level warn 2>"$OUT/logs/s$i.log" &
+		-http-addr "127.0.0.1:${!h}" -lan-addr "127.0.0.1:${!l}" -join "127.0.0.1:$l1" \
+		-peers "$peers" -log-level warn 2>"$OUT/logs/s$i.log" &
 	pids+=($!)
 done
 for h in $h1 $h2 $h3; do wait_http "http://127.0.0.1:$h/v1/ready" ready; done
@@ -235,6 +236,11 @@ for f in 4 1; do
 	for op in put get mixed; do
 		bench "meridian-f$f-$op" "$work/meridian" bench kv -http-addr "$maddrs" -op $op -folders $f
 	done
+done
+# The same one-shard load with every call sent round robin instead of to
+# the shard's leader (bench kv -route any): what leader routing buys.
+for op in put get; do
+	bench "meridian-f1-any-$op" "$work/meridian" bench kv -http-addr "$maddrs" -op $op -folders 1 -route any
 done
 stop_all
 

@@ -29,6 +29,9 @@ type Options struct {
 	LogDB string
 	// Args are more flags for every server, after the ones Start sets.
 	Args []string
+	// Bootstrap forms the datacenter from gossip (-bootstrap-expect and
+	// -join) instead of a static -peers list.
+	Bootstrap bool
 	// ReadyTimeout bounds Start's and Restart's waits (default 60 s).
 	ReadyTimeout time.Duration
 	// StopTimeout is how long Stop lets a server take to exit after
@@ -96,6 +99,7 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	members []*member
+	edges   []*member
 	procs   []*process // every run, for the crash report
 	all     *rpc.Client
 	closed  bool
@@ -106,6 +110,7 @@ type member struct {
 	node     string
 	raftAddr string
 	httpAddr string
+	lanAddr  string
 	dataDir  string
 	args     []string
 	sink     *logSink
@@ -166,7 +171,7 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 	}
 	t.Cleanup(c.cleanup)
 
-	pp, err := FreePorts(2 * opts.Servers)
+	pp, err := FreePorts(3 * opts.Servers)
 	if err != nil {
 		return nil, err
 	}
@@ -174,8 +179,9 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 	for i := range opts.Servers {
 		m := &member{
 			node:     "s" + strconv.Itoa(i+1),
-			raftAddr: "127.0.0.1:" + strconv.Itoa(pp[2*i]),
-			httpAddr: "127.0.0.1:" + strconv.Itoa(pp[2*i+1]),
+			raftAddr: "127.0.0.1:" + strconv.Itoa(pp[3*i]),
+			httpAddr: "127.0.0.1:" + strconv.Itoa(pp[3*i+1]),
+			lanAddr:  "127.0.0.1:" + strconv.Itoa(pp[3*i+2]),
 		}
 		m.dataDir = filepath.Join(dir, m.node)
 		m.sink = newLogSink(m.node, func(line string) { t.Log(line) })
@@ -188,11 +194,18 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 			"-data-dir", m.dataDir,
 			"-raft-addr", m.raftAddr,
 			"-http-addr", m.httpAddr,
-			"-peers", strings.Join(peers, ","),
+			"-lan-addr", m.lanAddr,
+			"-join", c.members[0].lanAddr,
+			"-gossip-profile", "local",
 			"-kv-shards", strconv.Itoa(opts.KVShards),
 			"-log-level", opts.LogLevel,
 			"-raft-logdb", opts.LogDB,
 		}, opts.Args...)
+		if opts.Bootstrap {
+			m.args = append(m.args, "-bootstrap-expect", strconv.Itoa(opts.Servers))
+		} else {
+			m.args = append(m.args, "-peers", strings.Join(peers, ","))
+		}
 		cl, err := rpc.NewClient(rpc.ClientConfig{Addrs: []string{m.httpAddr}})
 		if err != nil {
 			return nil, err
@@ -258,7 +271,7 @@ func (c *Cluster) portTaken() bool {
 func (c *Cluster) killAll() {
 	c.mu.Lock()
 	var running []*process
-	for _, m := range c.members {
+	for _, m := range append(c.members[:len(c.members):len(c.members)], c.edges...) {
 		if m.running() {
 			running = append(running, m.proc)
 		}
@@ -283,7 +296,7 @@ func (c *Cluster) Close() {
 		return
 	}
 	c.closed = true
-	for _, m := range c.members {
+	for _, m := range append(c.members[:len(c.members):len(c.members)], c.edges...) {
 		if m.client != nil {
 			m.client.Close()
 		}
@@ -306,7 +319,7 @@ func (c *Cluster) cleanup() {
 			c.t.Errorf("cluster: %s crashed: %s\nlast lines:\n%s", p.name, p.describeExit(), p.sink.lastLines())
 		}
 	}
-	for _, m := range c.members {
+	for _, m := range append(c.members[:len(c.members):len(c.members)], c.edges...) {
 		m.sink.mute()
 	}
 }
