@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"meridian/rpc"
 	"meridian/server/shard"
@@ -95,5 +96,8 @@ func (s *Server) clusterRemove(ctx context.Context, p *ClusterRemoveParams) (*rp
 // Leave removes this server from every shard: the first step of a
 // graceful `meridian leave`.
 func (s *Server) Leave(ctx context.Context) error {
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	s.host.HandOff(hctx)
+	cancel()
 	return s.host.RemoveServer(ctx, s.host.ReplicaID())
 }

@@ -159,3 +159,32 @@ func pause(ctx context.Context, attempt int) {
 	case <-t.C:
 	}
 }
+
+// HandOff moves the leadership of every shard this server leads to another
+// replica, waiting (within ctx) until each has moved: the first step of a
+// graceful leave, so that no write in flight loses its leader. A shard
+// whose leadership does not move is left to the removal itself.
+func (h *Host) HandOff(ctx context.Context) {
+	for _, sid := range h.cfg.Shards {
+		for attempt := 0; ctx.Err() == nil; attempt++ {
+			info, err := h.Info(sid)
+			if err != nil || !info.IsLeader {
+				break
+			}
+			var target shard.ReplicaID
+			for _, r := range info.Replicas {
+				if r != h.cfg.ReplicaID {
+					target = r
+					break
+				}
+			}
+			if target == 0 || attempt == 20 {
+				break
+			}
+			if attempt%5 == 0 {
+				h.TransferLeader(sid, target)
+			}
+			pause(ctx, 1)
+		}
+	}
+}
