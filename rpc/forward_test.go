@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"meridian/rpc"
@@ -23,10 +24,15 @@ func TestForward(t *testing.T) {
 	rpc.Register(upstream, "up.echo", "", func(_ context.Context, p *echoParams) (*echoParams, error) {
 		return &echoParams{Say: "up:" + p.Say}, nil
 	})
-	var seen []string
+	var (
+		mu   sync.Mutex // the calls of a batch run concurrently
+		seen []string
+	)
 	cfg := rpc.DefaultServerConfig()
 	cfg.Forward = func(ctx context.Context, req []byte) ([]byte, error) {
+		mu.Lock()
 		seen = append(seen, string(req))
+		mu.Unlock()
 		if strings.Contains(string(req), "down.") {
 			return nil, fmt.Errorf("no server: %w", rpc.ErrUnavailable)
 		}
