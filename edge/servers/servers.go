@@ -1,7 +1,8 @@
 // Package servers is an edge's view of the live servers of its
 // datacenter, as gossip reports them, and the transport that forwards
-// calls to them: one server per call, the next on a failed dial, within
-// the call's deadline.
+// calls to them: a call on one key to its shard's leader when known
+// (rpc.ClientConfig.RouteToLeaders), any other call to one server, the
+// next on a failed dial, within the call's deadline.
 //
 //	set := servers.New()
 //	set.Update([]string{"10.0.0.1:7500", "10.0.0.2:7500"}) // from gossip
@@ -48,7 +49,7 @@ func (s *Set) Update(addrs []string) error {
 	order := slices.Clone(sorted)
 	rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	if s.client == nil {
-		c, err := rpc.NewClient(rpc.ClientConfig{Addrs: order})
+		c, err := rpc.NewClient(rpc.ClientConfig{Addrs: order, RouteToLeaders: true})
 		if err != nil {
 			return err
 		}
