@@ -302,3 +302,50 @@ func TestRegistrationsSurviveRestart(t *testing.T) {
 		t.Fatalf("after restart: %+v", s)
 	}
 }
+
+func TestCheckRegisterAndDeregister(t *testing.T) {
+	e := start(t, nil)
+	var res rpc.OKResult
+	def := rpc.ServiceDefinition{Service: &rpc.Service{Name: "api"},
+		Checks: []rpc.CheckDefinition{{ID: "api-ttl", Kind: rpc.CheckTTL, TTL: rpc.Duration(time.Hour), Status: rpc.HealthPassing}}}
+	if err := e.call(t, rpc.MethodAgentServiceRegister, def, &res); err != nil {
+		t.Fatal(err)
+	}
+	// A node-level check: it decides the health of every service on the node.
+	node := rpc.AgentCheckRegisterParams{Check: rpc.CheckDefinition{Name: "disk", Kind: rpc.CheckTTL, TTL: rpc.Duration(time.Hour)}}
+	if err := e.call(t, rpc.MethodAgentCheckRegister, node, &res); err != nil {
+		t.Fatal(err)
+	}
+	// One more check of the service, beside its first.
+	extra := rpc.AgentCheckRegisterParams{Check: rpc.CheckDefinition{ID: "api-extra", ServiceID: "api", Kind: rpc.CheckTTL,
+		TTL: rpc.Duration(time.Hour), Status: rpc.HealthPassing}}
+	if err := e.call(t, rpc.MethodAgentCheckRegister, extra, &res); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "api with three checks, critical through the node check", func() bool {
+		all := e.health(t, "api", false)
+		return len(all) == 1 && len(all[0].Checks) == 3 && len(e.health(t, "api", true)) == 0
+	})
+	if err := e.call(t, rpc.MethodAgentCheckPass, rpc.AgentCheckUpdateParams{ID: "disk"}, &res); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "api passing once the node check passes", func() bool {
+		return len(e.health(t, "api", true)) == 1
+	})
+	if err := e.call(t, rpc.MethodAgentCheckDeregister, rpc.AgentIDParams{ID: "api-extra"}, &res); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "api-extra gone from the catalog", func() bool {
+		all := e.health(t, "api", false)
+		return len(all) == 1 && len(all[0].Checks) == 2
+	})
+	var svcs rpc.AgentServicesResult
+	e.call(t, rpc.MethodAgentServices, nil, &svcs)
+	if len(svcs.Services) != 1 || len(svcs.Services[0].Checks) != 1 || svcs.Services[0].Checks[0].ID != "api-ttl" {
+		t.Fatalf("agent.services: %+v", svcs)
+	}
+	bad := rpc.AgentCheckRegisterParams{Check: rpc.CheckDefinition{ID: "x", ServiceID: "nope", Kind: rpc.CheckTTL, TTL: rpc.Duration(time.Minute)}}
+	if err := e.call(t, rpc.MethodAgentCheckRegister, bad, &res); err == nil || !strings.Contains(err.Error(), `no service "nope"`) {
+		t.Fatalf("check of an unknown service: %v", err)
+	}
+}
