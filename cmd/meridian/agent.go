@@ -257,12 +257,8 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 		}
 	})
 
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		if err != nil {
-			return err
-		}
+	if err := untilStop(ctx, serveErr); err != nil {
+		return err
 	}
 	log.Info("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -280,6 +276,17 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	srv.Close()
 	log.Info("stopped")
 	return nil
+}
+
+// untilStop waits until ctx ends (a signal, a leave) or the HTTP front
+// fails.
+func untilStop(ctx context.Context, serveErr <-chan error) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-serveErr:
+		return err
+	}
 }
 
 // errLeave is the cause of a stop asked for by agent.leave.
@@ -379,12 +386,8 @@ func runEdge(ctx context.Context, f agentFlags, log *slog.Logger) error {
 			log.Info("servers", "live", n)
 		}
 	})
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		if err != nil {
-			return err
-		}
+	if err := untilStop(ctx, serveErr); err != nil {
+		return err
 	}
 	log.Info("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

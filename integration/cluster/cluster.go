@@ -548,13 +548,28 @@ func (c *Cluster) Restart(i int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	c.waitUp(p, m.httpAddr, false)
+}
+
+// waitUp waits until process p answers HTTP at addr (with 200 on
+// /v1/ready when ready is set), failing the test if it exits first or
+// Options.ReadyTimeout passes.
+func (c *Cluster) waitUp(p *process, addr string, ready bool) {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.ReadyTimeout)
 	defer cancel()
-	err = Eventually(ctx, fmt.Sprintf("%s answers HTTP", p.name), func(ctx context.Context) error {
+	what := fmt.Sprintf("%s answers HTTP", p.name)
+	if ready {
+		what = fmt.Sprintf("%s ready", p.name)
+	}
+	err := Eventually(ctx, what, func(ctx context.Context) error {
 		if p.exited() {
 			return fmt.Errorf("%w: %s exited: %s\nlast lines:\n%s", errGaveUp, p.name, p.describeExit(), p.sink.lastLines())
 		}
-		_, err := c.probe(ctx, m.httpAddr)
+		code, err := c.probe(ctx, addr)
+		if err == nil && ready && code != http.StatusOK {
+			err = fmt.Errorf("/v1/ready: %d", code)
+		}
 		return err
 	})
 	if err != nil {

@@ -1,9 +1,6 @@
 package cluster
 
 import (
-	"context"
-	"fmt"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -126,23 +123,5 @@ func (c *Cluster) RestartEdge(i int) {
 func (c *Cluster) waitEdgeReady(i int) {
 	c.t.Helper()
 	m := c.edge(i)
-	p := m.proc
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.ReadyTimeout)
-	defer cancel()
-	err := Eventually(ctx, fmt.Sprintf("edge %s ready", m.node), func(ctx context.Context) error {
-		if p.exited() {
-			return fmt.Errorf("%w: %s exited: %s\nlast lines:\n%s", errGaveUp, p.name, p.describeExit(), p.sink.lastLines())
-		}
-		code, err := c.probe(ctx, m.httpAddr)
-		if err != nil {
-			return err
-		}
-		if code != http.StatusOK {
-			return fmt.Errorf("/v1/ready: %d", code)
-		}
-		return nil
-	})
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	c.waitUp(m.proc, m.httpAddr, true)
 }

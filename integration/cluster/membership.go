@@ -1,9 +1,6 @@
 package cluster
 
 import (
-	"context"
-	"fmt"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -54,21 +51,7 @@ func (c *Cluster) AddServer() int {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.ReadyTimeout)
-	defer cancel()
-	err = Eventually(ctx, fmt.Sprintf("%s ready", m.node), func(ctx context.Context) error {
-		if p.exited() {
-			return fmt.Errorf("%w: %s exited: %s\nlast lines:\n%s", errGaveUp, p.name, p.describeExit(), p.sink.lastLines())
-		}
-		code, err := c.probe(ctx, m.httpAddr)
-		if err == nil && code != http.StatusOK {
-			err = fmt.Errorf("/v1/ready: %d", code)
-		}
-		return err
-	})
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	c.waitUp(p, m.httpAddr, true)
 	return i
 }
 
