@@ -72,6 +72,19 @@ func TestForward(t *testing.T) {
 			t.Fatalf("forwarded what it should not have: %s", s)
 		}
 	}
+	// rpc.discover is the edge's own unless ForwardDiscover is set.
+	var doc struct {
+		Methods []struct{ Name string } `json:"methods"`
+	}
+	if err := rpc.Invoke(context.Background(), edge, rpc.MethodDiscover, nil, &doc); err != nil || len(doc.Methods) != 1 || doc.Methods[0].Name != "local.echo" {
+		t.Fatalf("local rpc.discover: %+v %v", doc, err)
+	}
+	cfg.ForwardDiscover = true
+	edge2 := rpc.NewServer(cfg)
+	if err := rpc.Invoke(context.Background(), edge2, rpc.MethodDiscover, nil, &doc); err != nil || len(doc.Methods) != 1 || doc.Methods[0].Name != "up.echo" {
+		t.Fatalf("forwarded rpc.discover: %+v %v", doc, err)
+	}
+
 	// Invoke over an in-process Transport.
 	var out echoParams
 	if err := rpc.Invoke(context.Background(), edge, "up.echo", echoParams{Say: "z"}, &out); err != nil || out.Say != "up:z" {

@@ -32,6 +32,9 @@ type ServerConfig struct {
 	// uses it to pass calls through to a server. Its errors are sent as
 	// ToError maps them.
 	Forward func(ctx context.Context, request []byte) ([]byte, error)
+	// ForwardDiscover sends rpc.discover to Forward too: behind an edge
+	// the API is the servers'.
+	ForwardDiscover bool
 }
 
 // DefaultServerConfig returns the default configuration.
@@ -303,6 +306,11 @@ func (s *Server) parse(b []byte) request {
 	req := parseRequest(b)
 	if req.err == nil {
 		req.m = s.reg.Load().byName[string(req.method)]
+		if s.cfg.Forward != nil && s.cfg.ForwardDiscover && string(req.method) == MethodDiscover {
+			// Behind a forwarding front (an edge) the API is the servers':
+			// their document lists every method, the agent's included.
+			req.m = nil
+		}
 	}
 	return req
 }

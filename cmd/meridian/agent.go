@@ -355,7 +355,7 @@ func runEdge(ctx context.Context, f agentFlags, log *slog.Logger) error {
 	set := servers.New()
 	defer set.Close()
 	rc := rpc.DefaultServerConfig()
-	rc.Forward = set.Forward
+	rc.Forward, rc.ForwardDiscover = set.Forward, true
 	api := rpc.NewServer(rc)
 	front, err := httpfront.New(httpfront.Config{
 		Addr: f.httpAddr, RPC: api, Logger: log.With("component", "http"),
