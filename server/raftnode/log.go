@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/lni/dragonboat/v4/logger"
 )
@@ -21,6 +22,12 @@ func RouteLogs(l *slog.Logger, level slog.Level) {
 			// These packages report routine events (elections, "TLS is
 			// off") as warnings; they are debug detail for us.
 			a.demote = pkg == "raft" || pkg == "config"
+			// The transport reports a peer it cannot reach at every
+			// reconnect attempt, as errors: one warning per kind of
+			// message every 30 s says the same.
+			if pkg == "transport" {
+				a.limit = &rateLimit{every: 30 * time.Second, last: map[string]time.Time{}}
+			}
 			return a
 		})
 	})
@@ -29,7 +36,26 @@ func RouteLogs(l *slog.Logger, level slog.Level) {
 type slogAdapter struct {
 	l      *slog.Logger
 	min    slog.Level
-	demote bool // warnings become debug
+	demote bool       // warnings become debug
+	limit  *rateLimit // errors become warnings, each format once per period
+}
+
+// rateLimit lets each format string through once per period.
+type rateLimit struct {
+	every time.Duration
+	mu    sync.Mutex
+	last  map[string]time.Time
+}
+
+func (r *rateLimit) allow(format string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if t, ok := r.last[format]; ok && now.Sub(t) < r.every {
+		return false
+	}
+	r.last[format] = now
+	return true
 }
 
 func (a *slogAdapter) SetLevel(logger.LogLevel) {} // the slog level rules
@@ -44,13 +70,27 @@ func (a *slogAdapter) log(level slog.Level, format string, args ...any) {
 func (a *slogAdapter) Debugf(f string, args ...any) { a.log(slog.LevelDebug, f, args...) }
 func (a *slogAdapter) Infof(f string, args ...any)  { a.log(slog.LevelInfo, f, args...) }
 func (a *slogAdapter) Warningf(f string, args ...any) {
+	if a.limit != nil && !a.limit.allow(f) {
+		a.log(slog.LevelDebug, f, args...)
+		return
+	}
 	if a.demote {
 		a.log(slog.LevelDebug, f, args...)
 		return
 	}
 	a.log(slog.LevelWarn, f, args...)
 }
-func (a *slogAdapter) Errorf(f string, args ...any) { a.log(slog.LevelError, f, args...) }
+func (a *slogAdapter) Errorf(f string, args ...any) {
+	if a.limit != nil {
+		if a.limit.allow(f) {
+			a.log(slog.LevelWarn, f, args...)
+		} else {
+			a.log(slog.LevelDebug, f, args...)
+		}
+		return
+	}
+	a.log(slog.LevelError, f, args...)
+}
 func (a *slogAdapter) Panicf(f string, args ...any) {
 	a.log(slog.LevelError, f, args...)
 	panic(fmt.Sprintf(f, args...))
