@@ -1,0 +1,26 @@
+;; Logs one record at each level, checks that a bad level is refused (-5)
+;; and that records past the per-run limit are refused (-6).
+(module
+  (import "meridian" "log" (func $log (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "debug line")
+  (data (i32.const 16) "info line")
+  (data (i32.const 32) "warn line")
+  (data (i32.const 48) "error line")
+  (data (i32.const 64) "again")
+  (func (export "check") (result i32)
+    (local $i i32)
+    (drop (call $log (i32.const 0) (i32.const 0) (i32.const 10)))
+    (drop (call $log (i32.const 1) (i32.const 16) (i32.const 9)))
+    (drop (call $log (i32.const 2) (i32.const 32) (i32.const 9)))
+    (drop (call $log (i32.const 3) (i32.const 48) (i32.const 10)))
+    (if (i32.ne (call $log (i32.const 9) (i32.const 0) (i32.const 5)) (i32.const -5))
+      (then (return (i32.const 2))))
+    ;; 40 more records: a run may log 32.
+    (loop $more
+      (drop (call $log (i32.const 0) (i32.const 64) (i32.const 5)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const 40))))
+    (if (i32.ne (call $log (i32.const 0) (i32.const 64) (i32.const 5)) (i32.const -6))
+      (then (return (i32.const 2))))
+    (i32.const 0)))
