@@ -49,6 +49,9 @@ type Config struct {
 	// Logger receives the pool's logs and memberlist's, whose INFO lines are
 	// demoted to debug. Nil discards them.
 	Logger *slog.Logger
+
+	// tune, if set, adjusts memberlist's configuration: for tests.
+	tune func(*memberlist.Config)
 }
 
 // DefaultConfig returns a LAN configuration listening on 127.0.0.1:7301, in

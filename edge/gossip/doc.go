@@ -40,7 +40,8 @@
 //   - the join loop (only with Config.Join): retries with backoff until a
 //     join succeeds or the pool closes;
 //   - one per Join or UpdateMeta call under way: runs memberlist's blocking
-//     call, so that the caller can give up when its context is done.
+//     call, so that the caller can give up when its context is done;
+//   - during Leave, up to 3 push/pull exchanges that tell members directly.
 //
 // memberlist runs its own goroutines (listeners, probes, gossip); Close
 // stops them, and they end shortly after it returns.

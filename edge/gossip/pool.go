@@ -41,6 +41,11 @@ type Pool struct {
 	lifeMu sync.Mutex // serializes Leave and Close
 	closed bool       // guarded by lifeMu
 
+	// updateMu keeps metadata updates (read side) and Leave (write side)
+	// apart: memberlist's UpdateNode after its Leave would bring the
+	// local member back to life.
+	updateMu sync.RWMutex
+
 	mu       sync.Mutex
 	stopping bool              // no new goroutines, no more events
 	left     bool              // Leave was called
@@ -82,6 +87,9 @@ func New(cfg Config) (*Pool, error) {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 
 	mc := cfg.memberlistConfig()
+	if cfg.tune != nil {
+		cfg.tune(mc)
+	}
 	d := &delegate{p}
 	mc.Delegate = d
 	mc.Events = d
@@ -204,7 +212,8 @@ func (p *Pool) Addr() string {
 
 // UpdateMeta replaces the local metadata and gossips it. It returns once
 // the update has been broadcast, or ErrBroadcastTimeout if that takes longer
-// than ctx's deadline or 5 s; the update stands either way.
+// than ctx's deadline or 5 s; the update stands either way, as it does if
+// ctx is cancelled while it is under way. After Leave it returns ErrClosed.
 func (p *Pool) UpdateMeta(ctx context.Context, m Meta) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -222,19 +231,29 @@ func (p *Pool) UpdateMeta(ctx context.Context, m Meta) error {
 	}
 	done := make(chan error, 1)
 	if !p.goFunc(func() {
+		p.updateMu.RLock()
+		defer p.updateMu.RUnlock()
+		p.mu.Lock()
+		left := p.left
+		p.mu.Unlock()
+		if left {
+			done <- ErrClosed
+			return
+		}
 		p.metaMu.Lock()
 		p.meta, p.metaRaw = m.clone(), raw
 		p.metaMu.Unlock()
-		done <- p.ml.UpdateNode(timeout)
+		if err := p.ml.UpdateNode(timeout); err != nil {
+			done <- ErrBroadcastTimeout
+			return
+		}
+		done <- nil
 	}) {
 		return ErrClosed
 	}
 	select {
 	case err := <-done:
-		if err != nil {
-			return ErrBroadcastTimeout
-		}
-		return nil
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -255,9 +274,11 @@ func (p *Pool) Leave(timeout time.Duration) error {
 		timeout = broadcastTimeout
 	}
 	deadline := time.Now().Add(timeout)
+	p.updateMu.Lock() // waits for updates under way: at most 5 s
 	p.mu.Lock()
 	p.left = true
 	p.mu.Unlock()
+	p.updateMu.Unlock()
 	err := p.ml.Leave(timeout)
 	p.pushLeave(time.Until(deadline))
 	p.closeLocked()
