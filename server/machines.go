@@ -23,14 +23,7 @@ func newMachine(id shard.ID) raftnode.Machine {
 // notifications.
 type kvMachine struct{ m *kv.Machine }
 
-func (k kvMachine) Update(entries []raftnode.Entry) {
-	b := k.m.Begin()
-	for i := range entries {
-		v, d := b.Apply(entries[i].Index, entries[i].Cmd).Encode()
-		entries[i].Result = raftnode.Result{Value: v, Data: d}
-	}
-	b.Commit()
-}
+func (k kvMachine) Update(entries []raftnode.Entry) { update(k.m.Begin(), entries) }
 
 func (k kvMachine) View() any       { return k.m.View() }
 func (k kvMachine) Applied() uint64 { return k.m.View().Index() }
@@ -42,8 +35,16 @@ func (k kvMachine) RestoreSnapshot(r io.Reader) error { return k.m.RestoreSnapsh
 // catalogMachine adapts catalog.Machine to raftnode.
 type catalogMachine struct{ m *catalog.Machine }
 
-func (c catalogMachine) Update(entries []raftnode.Entry) {
-	b := c.m.Begin()
+func (c catalogMachine) Update(entries []raftnode.Entry) { update(c.m.Begin(), entries) }
+
+// batch is what update needs of a machine's write batch.
+type batch[R interface{ Encode() (uint64, []byte) }] interface {
+	Apply(index uint64, cmd []byte) R
+	Commit()
+}
+
+// update applies entries through one batch and records each result.
+func update[R interface{ Encode() (uint64, []byte) }](b batch[R], entries []raftnode.Entry) {
 	for i := range entries {
 		v, d := b.Apply(entries[i].Index, entries[i].Cmd).Encode()
 		entries[i].Result = raftnode.Result{Value: v, Data: d}
