@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ var (
 	simMembers  = flag.Int("gossip.members", 64, "members in TestSim (try 1000, without -race)")
 	simWindow   = flag.Duration("gossip.window", 3*time.Second, "steady-state window over which TestSim measures CPU")
 	simProfile  = flag.String("gossip.profile", ProfileLocal, "profile of the members in TestSim")
+	simGOGC     = flag.Int("gossip.gogc", 0, "GOGC for TestSim if not 0: one process holds every member's view of every member")
 	simCompress = flag.Bool("gossip.compress", true, "leave memberlist's compression on in TestSim (the default of every profile)")
 )
 
@@ -47,6 +49,9 @@ func TestSim(t *testing.T) {
 		t.Skipf("the race detector allows 8128 goroutines; run -gossip.members=%d without -race", n)
 	}
 	ensureFileLimit(t, uint64(4*n+512)) // a UDP and a TCP listener per member, plus streams
+	if *simGOGC != 0 {
+		defer debug.SetGCPercent(debug.SetGCPercent(*simGOGC))
+	}
 
 	victim := fmt.Sprintf("m%04d", n/2)
 	failedAt := make([]atomic.Int64, n) // when member i saw the victim fail, unix ns
@@ -185,7 +190,7 @@ func TestSim(t *testing.T) {
 	slices.Sort(lat)
 	q := func(f float64) time.Duration { return lat[int(f*float64(len(lat)-1))].Round(time.Millisecond) }
 
-	t.Logf("members: %d (%s profile, compression %v, loopback, GOMAXPROCS %d)", n, *simProfile, *simCompress, runtime.GOMAXPROCS(0))
+	t.Logf("members: %d (%s profile, compression %v, loopback, GOMAXPROCS %d, -gossip.gogc %d)", n, *simProfile, *simCompress, runtime.GOMAXPROCS(0), *simGOGC)
 	t.Logf("start, join and converge: %v in groups of %d (of which %v waiting for convergence and idle CPU; 2 s after a group joined, at worst %d members missed %d member views in all; push/pull nudges: %d)",
 		joinTime.Round(time.Millisecond), group, paused.Round(time.Millisecond), st.worstBehind, st.worstMissing, st.nudges)
 	t.Logf("steady state over %v: CPU %v = %.2f cores; per member %v CPU per second (%.3f%% of a core); goroutines %d; heap in use %d MiB",
