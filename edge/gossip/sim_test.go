@@ -31,11 +31,18 @@ var (
 )
 
 // TestSim runs a pool of -gossip.members members in this process (local
-// profile, loopback), measures the CPU it uses in steady state, then closes
-// one member and measures how long each other member takes to see it fail.
-// For figures not disturbed by other tests run it alone:
+// profile by default, loopback), measures the CPU it uses in steady state,
+// then closes one member and measures how long each other member takes to
+// see it fail. For figures not disturbed by other tests run it alone:
 //
-//	go test ./edge/gossip -run TestSim -v -timeout 20m -gossip.members=1000 -gossip.window=10s
+//	go test ./edge/gossip -run TestSim -v -timeout 60m -gossip.members=300 -gossip.window=10s
+//
+// One process is not a cluster: every member shares the process's CPUs,
+// scheduler and heap, and memberlist's timeouts (200 ms probes in the local
+// profile) assume a member gets the CPU when it needs it. On 2 cores the
+// pool collapses under its own join traffic at about 400 members (the
+// progress lines show scheduler latency rising, then false failures); the
+// test then fails and says so.
 func TestSim(t *testing.T) {
 	t.Parallel()
 	n := *simMembers
@@ -92,7 +99,7 @@ func TestSim(t *testing.T) {
 		pools[i] = p
 		return err
 	}, t)
-	ctx := ctxTimeout(t, 15*time.Minute)
+	ctx := ctxTimeout(t, time.Hour)
 	if n > 100 { // progress report every 10 s
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -145,6 +152,11 @@ func TestSim(t *testing.T) {
 		converge(ctx, t, pools[:lo+len(batch)], &st)
 		waitIdle(t, busy)
 		paused += time.Since(w0)
+		if f := falseFailures.Load(); f > int64(n) {
+			t.Fatalf("the pool collapsed at %d members: %d false failures reported; memberlist: %v. "+
+				"The process cannot run this many members (see the progress lines): try fewer, or -gossip.profile=lan, -gossip.compress=false",
+				lo+len(batch), f, logs)
+		}
 		if done := lo + len(batch); n > 100 && (done/100 != lo/100 || done == n) {
 			t.Logf("%d joined after %v; %v", done, time.Since(start).Round(time.Millisecond), logs)
 		}
@@ -208,9 +220,9 @@ func TestSim(t *testing.T) {
 
 // waitIdle waits until, over a second, the process used
 // less than cores CPUs and goroutines waited at most 20 ms to run (p99),
-// or until 3 min passed; it returns how long it waited. Both matter: when
+// or until 3 min passed. Both matter: when
 // other processes take the CPUs, ours uses little yet is starved.
-func waitIdle(t testing.TB, cores float64) time.Duration {
+func waitIdle(t testing.TB, cores float64) {
 	const window = time.Second
 	start := time.Now()
 	for time.Since(start) < 3*time.Minute {
@@ -218,10 +230,9 @@ func waitIdle(t testing.TB, cores float64) time.Duration {
 		time.Sleep(window)
 		cpu := float64(cpuTime(t)-c0) / float64(time.Since(w0))
 		if cpu < cores && l0.quantile(schedLatencies(), 0.99) < 20*time.Millisecond {
-			break
+			return
 		}
 	}
-	return time.Since(start)
 }
 
 // waitSteady waits until the CPU the process uses stops falling (what a
