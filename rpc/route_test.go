@@ -12,17 +12,19 @@ import (
 	"meridian/rpc"
 )
 
-// TestKVShardIndexGolden pins the placement rule: changing it would move
-// every datacenter's keys between shards.
+// TestKVShardIndexGolden pins the placement rule to fixed values: changing
+// it would move every datacenter's keys between shards.
 func TestKVShardIndexGolden(t *testing.T) {
 	for _, tc := range []struct {
 		key  string
 		n    int
 		want int
 	}{
-		{"app/web/config", 4, rpc.KVShardIndex("app", 4)},
-		{"app", 4, rpc.KVShardIndex("app/x", 4)},
-		{"", 1, 0},
+		{"app/web/config", 4, 0}, {"app/web/config", 16, 12},
+		{"app", 4, 0}, {"app", 16, 12}, // a folder and its keys share a shard
+		{"bench0/k", 4, 3}, {"bench0/k", 16, 11},
+		{"users/42", 4, 3}, {"users/42", 16, 3},
+		{"", 4, 1}, {"", 16, 5},
 	} {
 		if got := rpc.KVShardIndex(tc.key, tc.n); got != tc.want {
 			t.Errorf("KVShardIndex(%q, %d) = %d, want %d", tc.key, tc.n, got, tc.want)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 
 	"meridian/checks"
@@ -271,12 +272,7 @@ func owner(c rpc.CheckDefinition) string {
 // unwrapInvalid drops the "invalid params: " prefix of an error that will
 // be wrapped as invalid params again.
 func unwrapInvalid(err error) string {
-	msg := err.Error()
-	for _, p := range []string{rpc.ErrInvalidParams.Error() + ": "} {
-		if len(msg) > len(p) && msg[:len(p)] == p {
-			return msg[len(p):]
-		}
-	}
+	msg, _ := strings.CutPrefix(err.Error(), rpc.ErrInvalidParams.Error()+": ")
 	return msg
 }
 
