@@ -1,5 +1,7 @@
 package rpc
 
+import "encoding/json"
+
 // Method names of the service catalog, health and agent APIs.
 const (
 	MethodCatalogRegister   = "catalog.register"
@@ -98,6 +100,15 @@ type CheckDefinition struct {
 	TLSSkipVerify bool                `json:"tls_skip_verify,omitempty"`
 	// tcp: host:port to connect to.
 	TCP string `json:"tcp,omitempty"`
+	// wasm: the module (its sha256 digest in hex, or a name that points at
+	// one, see checks.module.submit), the JSON arguments it reads, the
+	// network targets it may reach (URL prefixes, host:port patterns, DNS
+	// names; docs/wasm-abi.md), and limits (0 = the edge's default).
+	Module          string          `json:"module,omitempty"`
+	Args            json.RawMessage `json:"args,omitempty"`
+	Grants          []string        `json:"grants,omitempty"`
+	MemoryPages     uint32          `json:"memory_pages,omitempty"`
+	MaxNetworkBytes int64           `json:"max_network_bytes,omitempty"`
 	// ttl: the check turns critical unless updated within TTL.
 	TTL Duration `json:"ttl,omitempty"`
 
@@ -119,6 +130,9 @@ type Check struct {
 	Notes       string `json:"notes,omitempty"`
 	ServiceID   string `json:"service_id,omitempty"`
 	ServiceName string `json:"service_name,omitempty"`
+	// Module is a wasm check's module reference (digest or name): what
+	// checks.module.delete looks for.
+	Module      string `json:"module,omitempty"`
 	CreateIndex uint64 `json:"create_index,omitempty"`
 	ModifyIndex uint64 `json:"modify_index,omitempty"`
 }
