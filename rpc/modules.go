@@ -110,3 +110,50 @@ type ChecksTryResult struct {
 	DurationMS float64  `json:"duration_ms"`
 	Refused    []string `json:"refused,omitempty"`
 }
+
+// MaxModuleNameBytes caps a module name.
+const MaxModuleNameBytes = 128
+
+// IsModuleDigest reports whether ref has the form of a module digest (64
+// lower-case hex digits, a sha256); any other reference is a name.
+func IsModuleDigest(ref string) bool {
+	if len(ref) != 64 {
+		return false
+	}
+	for _, c := range []byte(ref) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateModuleName checks a module name: 1-128 letters, digits, '-',
+// '_' or '.', starting with a letter or digit, and not shaped like a
+// digest. field names the parameter in the error.
+func ValidateModuleName(field, name string) error {
+	if name == "" || len(name) > MaxModuleNameBytes {
+		return InvalidParams("field %q: a module name has 1 to %d characters", field, MaxModuleNameBytes)
+	}
+	for i, c := range []byte(name) {
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || i > 0 && (c == '-' || c == '_' || c == '.')
+		if !ok {
+			return InvalidParams("field %q: %q: a module name has letters, digits, '-', '_' and '.', starting with a letter or digit", field, name)
+		}
+	}
+	if IsModuleDigest(name) {
+		return InvalidParams("field %q: %q has the form of a digest and cannot be a name", field, name)
+	}
+	return nil
+}
+
+// ValidateModuleRef checks a reference to a module: a digest or a name.
+func ValidateModuleRef(field, ref string) error {
+	if IsModuleDigest(ref) {
+		return nil
+	}
+	if ref == "" {
+		return InvalidParams("field %q: give a module digest (sha256, 64 hex digits) or name", field)
+	}
+	return ValidateModuleName(field, ref)
+}

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"meridian/rpc"
 	"meridian/server/catalog"
@@ -123,24 +122,9 @@ func (s *Server) catalogUpdateChecks(ctx context.Context, p *rpc.CheckUpdatePara
 }
 
 func (s *Server) proposeCatalog(ctx context.Context, opts rpc.WriteOptions, cmd *catalog.Command) (*rpc.WriteResult, error) {
-	if err := s.checkDC(opts.DC); err != nil {
-		return nil, err
-	}
-	cctx, cancel, err := s.callCtx(ctx, opts.Timeout)
+	res, err := s.proposeSystem(ctx, opts, cmd)
 	if err != nil {
 		return nil, err
-	}
-	defer cancel()
-	raw, err := s.raft.Propose(cctx, shard.System, cmd.Marshal())
-	if err != nil {
-		return nil, err
-	}
-	res, err := catalog.DecodeResult(raw.Value, raw.Data)
-	if err != nil {
-		return nil, err
-	}
-	if res.Err != "" {
-		return nil, rpc.InvalidParams("%s", strings.TrimPrefix(res.Err, "catalog: "))
 	}
 	if len(res.Missing) > 0 {
 		return nil, fmt.Errorf("%w: node %q has no check %q (other updates in the call were applied)", rpc.ErrNotFound, cmd.Node, res.Missing)

@@ -12,6 +12,7 @@ import (
 	"meridian/rpc"
 	"meridian/server/raftnode"
 	"meridian/server/shard"
+	"meridian/wasm"
 )
 
 // Config of a Server. Start from DefaultConfig.
@@ -43,7 +44,9 @@ type Config struct {
 	// are filled in by New.
 	Raft raftnode.Config
 
-	MaxValueBytes  int
+	MaxValueBytes int
+	// MaxModuleBytes caps a WASM check module (default 8 MiB).
+	MaxModuleBytes int
 	DefaultTimeout time.Duration
 	MaxTimeout     time.Duration
 	DefaultWait    time.Duration
@@ -60,6 +63,7 @@ func DefaultConfig() Config {
 		DC:             "dc1",
 		Raft:           raftnode.DefaultConfig(),
 		MaxValueBytes:  512 << 10,
+		MaxModuleBytes: wasm.DefaultMaxModuleBytes,
 		DefaultTimeout: 10 * time.Second,
 		MaxTimeout:     60 * time.Second,
 		DefaultWait:    5 * time.Minute,
@@ -80,6 +84,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("server: KV shards %d: want 1-%d", c.KVShards, shard.MaxKVShards)
 	case c.MaxValueBytes <= 0:
 		return errors.New("server: MaxValueBytes must be positive")
+	case c.MaxModuleBytes <= 0:
+		return errors.New("server: MaxModuleBytes must be positive")
 	case c.DefaultTimeout <= 0 || c.MaxTimeout < c.DefaultTimeout:
 		return errors.New("server: want 0 < DefaultTimeout <= MaxTimeout")
 	case c.DefaultWait <= 0 || c.MaxWait < c.DefaultWait:
@@ -120,12 +126,13 @@ func AssignReplicaIDs(peers []rpc.Peer) ([]rpc.Peer, error) {
 
 // Server holds this server's shard replicas and serves the API over them.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	raft     Raft
-	host     *raftnode.Host
-	kvShards int
-	self     rpc.Peer
+	cfg       Config
+	log       *slog.Logger
+	raft      Raft
+	host      *raftnode.Host
+	kvShards  int
+	self      rpc.Peer
+	validator validator
 
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -223,7 +230,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Safe to call twice.
 func (s *Server) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
-	s.closeOnce.Do(s.host.Close)
+	s.closeOnce.Do(func() {
+		s.host.Close()
+		s.closeValidator()
+	})
 }
 
 // Register adds the server's methods to api.
@@ -232,6 +242,7 @@ func (s *Server) Register(api *rpc.Server) {
 	s.registerStatus(api)
 	s.registerCatalog(api)
 	s.registerCluster(api)
+	s.registerModules(api)
 }
 
 // callCtx bounds one Raft operation by the call's timeout.

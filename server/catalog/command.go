@@ -28,7 +28,22 @@ const (
 	// check passing; OpNodeFailed sets it critical if the node exists.
 	OpNodeAlive  Op = "node_alive"
 	OpNodeFailed Op = "node_failed"
+	// OpModulePut stores Module (a no-op if its digest is stored) and
+	// points ModuleName, if set, at it. OpModuleDelete removes ModuleRef
+	// (a digest or a name; NameOnly: just the name), refused while checks
+	// use it unless Force. Neither names a node.
+	OpModulePut    Op = "module_put"
+	OpModuleDelete Op = "module_delete"
 )
+
+// ModulePayload is a module in a command: its bytes and what the server
+// that validated them found.
+type ModulePayload struct {
+	Digest  string   `json:"digest"`
+	ABI     int      `json:"abi"`
+	Imports []string `json:"imports,omitempty"`
+	Body    []byte   `json:"body"`
+}
 
 // commandVersion is the "v" of every command this code writes.
 const commandVersion = 1
@@ -38,7 +53,7 @@ const commandVersion = 1
 type Command struct {
 	V         int               `json:"v"`
 	Op        Op                `json:"op"`
-	Node      string            `json:"node"`
+	Node      string            `json:"node,omitempty"`
 	Address   string            `json:"address,omitempty"`
 	NodeMeta  map[string]string `json:"node_meta,omitempty"`
 	Services  []rpc.Service     `json:"services,omitempty"`
@@ -47,6 +62,12 @@ type Command struct {
 	ServiceID string            `json:"service_id,omitempty"`
 	CheckID   string            `json:"check_id,omitempty"`
 	Status    []rpc.CheckStatus `json:"status,omitempty"`
+
+	Module     *ModulePayload `json:"module,omitempty"`
+	ModuleName string         `json:"module_name,omitempty"`
+	ModuleRef  string         `json:"module_ref,omitempty"`
+	NameOnly   bool           `json:"name_only,omitempty"`
+	Force      bool           `json:"force,omitempty"`
 }
 
 // Marshal encodes c for the log.
@@ -80,12 +101,14 @@ type Result struct {
 	Err string `json:"err,omitempty"`
 	// Missing lists the checks an OpUpdateChecks named that do not exist.
 	Missing []string `json:"missing,omitempty"`
+	// Existed: the module of an OpModulePut was already stored.
+	Existed bool `json:"existed,omitempty"`
 }
 
 // Encode turns r into a dragonboat result: the index and, unless the
 // command simply worked, a small JSON record.
 func (r Result) Encode() (uint64, []byte) {
-	if r.OK && r.Err == "" && len(r.Missing) == 0 {
+	if r.OK && r.Err == "" && len(r.Missing) == 0 && !r.Existed {
 		return r.Index, nil
 	}
 	b, _ := json.Marshal(r)

@@ -36,15 +36,17 @@ func (m *Machine) View() *View { return m.cur.Load() }
 
 // Batch applies a run of entries and publishes them together on Commit.
 type Batch struct {
-	m        *Machine
-	base     *View
-	nodes    *iradix.Txn[*rpc.Node]
-	services *iradix.Txn[*rpc.Service]
-	checks   *iradix.Txn[*rpc.Check]
-	byName   *iradix.Txn[struct{}]
-	indexes  *iradix.Txn[uint64]
-	applied  uint64
-	done     bool
+	m           *Machine
+	base        *View
+	nodes       *iradix.Txn[*rpc.Node]
+	services    *iradix.Txn[*rpc.Service]
+	checks      *iradix.Txn[*rpc.Check]
+	byName      *iradix.Txn[struct{}]
+	indexes     *iradix.Txn[uint64]
+	modules     *iradix.Txn[*StoredModule]
+	moduleNames *iradix.Txn[string]
+	applied     uint64
+	done        bool
 }
 
 // Begin starts a batch on the current state.
@@ -54,6 +56,7 @@ func (m *Machine) Begin() *Batch {
 		m: m, base: v,
 		nodes: v.nodes.Txn(), services: v.services.Txn(), checks: v.checks.Txn(),
 		byName: v.byName.Txn(), indexes: v.indexes.Txn(),
+		modules: v.modules.Txn(), moduleNames: v.moduleNames.Txn(),
 		applied: v.applied,
 	}
 	b.indexes.TrackMutate(true)
@@ -73,6 +76,7 @@ func (b *Batch) Commit() {
 		nodes: b.nodes.CommitOnly(), services: b.services.CommitOnly(),
 		checks: b.checks.CommitOnly(), byName: b.byName.CommitOnly(),
 		indexes: b.indexes.CommitOnly(), applied: b.applied,
+		modules: b.modules.CommitOnly(), moduleNames: b.moduleNames.CommitOnly(),
 	}
 	if !b.m.cur.CompareAndSwap(b.base, v) {
 		panic("catalog: state changed under an open Batch: concurrent writers")
@@ -97,6 +101,18 @@ func (b *Batch) Apply(index uint64, cmd []byte) Result {
 		return Result{Index: index, Err: err.Error()}
 	}
 	r := Result{Index: index, OK: true}
+	switch c.Op {
+	case OpModulePut:
+		r.Existed, err = b.modulePut(index, c)
+	case OpModuleDelete:
+		err = b.moduleDelete(index, c)
+	}
+	if c.Op == OpModulePut || c.Op == OpModuleDelete {
+		if err != nil {
+			return Result{Index: index, Err: err.Error()}
+		}
+		return r
+	}
 	if c.Node == "" {
 		return Result{Index: index, Err: "catalog: the command names no node"}
 	}

@@ -28,11 +28,19 @@ type snapHeader struct {
 }
 
 type snapRecord struct {
-	Node    *rpc.Node    `json:"n,omitempty"`
-	Service *snapService `json:"s,omitempty"`
-	Check   *rpc.Check   `json:"c,omitempty"`
-	Index   *snapIndex   `json:"i,omitempty"`
-	End     *snapEnd     `json:"end,omitempty"`
+	Node    *rpc.Node     `json:"n,omitempty"`
+	Service *snapService  `json:"s,omitempty"`
+	Check   *rpc.Check    `json:"c,omitempty"`
+	Index   *snapIndex    `json:"i,omitempty"`
+	Module  *StoredModule `json:"m,omitempty"`
+	Name    *snapName     `json:"mn,omitempty"`
+	End     *snapEnd      `json:"end,omitempty"`
+}
+
+// snapName is a module name and the digest it points at.
+type snapName struct {
+	Name   string `json:"name"`
+	Digest string `json:"digest"`
 }
 
 type snapService struct {
@@ -88,6 +96,24 @@ func (v *View) WriteSnapshot(w io.Writer) error {
 			return err
 		}
 	}
+	for it := v.modules.Root().Iterator(); ; {
+		_, m, ok := it.Next()
+		if !ok {
+			break
+		}
+		if err := put(snapRecord{Module: m}); err != nil {
+			return err
+		}
+	}
+	for it := v.moduleNames.Root().Iterator(); ; {
+		k, d, ok := it.Next()
+		if !ok {
+			break
+		}
+		if err := put(snapRecord{Name: &snapName{Name: string(k), Digest: d}}); err != nil {
+			return err
+		}
+	}
 	for it := v.indexes.Root().Iterator(); ; {
 		k, idx, ok := it.Next()
 		if !ok {
@@ -136,6 +162,7 @@ func (m *Machine) RestoreSnapshot(r io.Reader) error {
 	v := emptyView()
 	nodes, services, checks := v.nodes.Txn(), v.services.Txn(), v.checks.Txn()
 	byName, indexes := v.byName.Txn(), v.indexes.Txn()
+	modules, names := v.modules.Txn(), v.moduleNames.Txn()
 	n := 0
 	for {
 		b, err := line()
@@ -165,12 +192,20 @@ func (m *Machine) RestoreSnapshot(r io.Reader) error {
 			checks.Insert(pair(rec.Check.Node, rec.Check.ID), rec.Check)
 		case rec.Index != nil:
 			indexes.Insert([]byte(rec.Index.Key), rec.Index.Value)
+		case rec.Module != nil:
+			if Digest(rec.Module.Body) != rec.Module.Digest {
+				return fmt.Errorf("%w: module %s does not match its digest", ErrCorruptSnapshot, rec.Module.Digest)
+			}
+			modules.Insert([]byte(rec.Module.Digest), rec.Module)
+		case rec.Name != nil:
+			names.Insert([]byte(rec.Name.Name), rec.Name.Digest)
 		default:
 			return fmt.Errorf("%w: record %d is empty", ErrCorruptSnapshot, n)
 		}
 	}
 	nv := &View{nodes: nodes.Commit(), services: services.Commit(), checks: checks.Commit(),
-		byName: byName.Commit(), indexes: indexes.Commit(), applied: h.Applied}
+		byName: byName.Commit(), indexes: indexes.Commit(), applied: h.Applied,
+		modules: modules.Commit(), moduleNames: names.Commit()}
 	old := m.cur.Swap(nv)
 	// Wake every watcher of the old state: anything may have changed.
 	closeAll(old.indexes)

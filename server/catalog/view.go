@@ -26,16 +26,21 @@ type View struct {
 	checks   *iradix.Tree[*rpc.Check]   // node \x00 check id
 	byName   *iradix.Tree[struct{}]     // service name \x00 node \x00 service id
 	indexes  *iradix.Tree[uint64]
-	applied  uint64
+	// modules by digest; moduleNames: name -> digest (modules.go).
+	modules     *iradix.Tree[*StoredModule]
+	moduleNames *iradix.Tree[string]
+	applied     uint64
 }
 
 func emptyView() *View {
 	return &View{
-		nodes:    iradix.New[*rpc.Node](),
-		services: iradix.New[*rpc.Service](),
-		checks:   iradix.New[*rpc.Check](),
-		byName:   iradix.New[struct{}](),
-		indexes:  iradix.New[uint64](),
+		nodes:       iradix.New[*rpc.Node](),
+		services:    iradix.New[*rpc.Service](),
+		checks:      iradix.New[*rpc.Check](),
+		byName:      iradix.New[struct{}](),
+		indexes:     iradix.New[uint64](),
+		modules:     iradix.New[*StoredModule](),
+		moduleNames: iradix.New[string](),
 	}
 }
 
