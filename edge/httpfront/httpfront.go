@@ -1,5 +1,6 @@
 // Package httpfront is an agent's HTTP front door (echo): JSON-RPC at
-// POST /rpc, and a plain readiness probe at GET /v1/ready.
+// POST /rpc, the raw WASM module upload at PUT /v1/modules, and a plain
+// readiness probe at GET /v1/ready.
 //
 //	f, err := httpfront.New(httpfront.Config{Addr: "127.0.0.1:7500", RPC: api})
 //	go f.Serve()
@@ -27,8 +28,10 @@ type Config struct {
 	RPC http.Handler
 	// Ready reports whether the agent can serve; GET /v1/ready answers 200
 	// or 503 from it. Nil means always ready.
-	Ready  func() bool
-	Logger *slog.Logger
+	Ready func() bool
+	// Modules, if set, serves the raw module upload (PUT /v1/modules).
+	Modules http.Handler
+	Logger  *slog.Logger
 }
 
 // Front is a listening HTTP server.
@@ -55,6 +58,9 @@ func New(cfg Config) (*Front, error) {
 	e.HideBanner, e.HidePort = true, true
 	rpcH := echo.WrapHandler(cfg.RPC)
 	e.Any("/rpc", rpcH)
+	if cfg.Modules != nil {
+		e.Any("/v1/modules", echo.WrapHandler(cfg.Modules))
+	}
 	e.GET("/v1/ready", func(c echo.Context) error {
 		if cfg.Ready != nil && !cfg.Ready() {
 			return c.String(http.StatusServiceUnavailable, "not ready\n")
