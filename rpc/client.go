@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -36,6 +37,11 @@ type ClientConfig struct {
 	// leader serves them without a hop through a follower. Other calls, and
 	// any call while the leader is unknown or unreachable, go to Addrs.
 	RouteToLeaders bool
+	// Coalesce, when above 0, is the most HTTP requests in flight to one
+	// address; calls made while they are all out wait and leave together
+	// as one JSON-RPC batch when one returns (coalesce.go). 0: every call
+	// is its own request.
+	Coalesce int
 }
 
 // DefaultClientConfig returns a configuration for the local agent.
@@ -55,6 +61,9 @@ func (c ClientConfig) Validate() error {
 	}
 	if c.Timeout < 0 {
 		return fmt.Errorf("rpc: Timeout %v is negative", c.Timeout)
+	}
+	if c.Coalesce < 0 {
+		return fmt.Errorf("rpc: Coalesce %d is negative", c.Coalesce)
 	}
 	return nil
 }
@@ -89,6 +98,9 @@ type Client struct {
 	pref   atomic.Uint32 // index of the address to try first
 	closed atomic.Bool
 	router *router // nil unless RouteToLeaders
+
+	coalesce int
+	lanes    sync.Map // url -> *lane
 }
 
 // NewClient returns a Client for cfg.
@@ -96,7 +108,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{timeout: cfg.Timeout, hc: cfg.HTTPClient}
+	c := &Client{timeout: cfg.Timeout, hc: cfg.HTTPClient, coalesce: cfg.Coalesce}
 	if err := c.SetAddrs(cfg.Addrs); err != nil {
 		return nil, err
 	}
@@ -187,7 +199,11 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	return c.each(ctx, c.leaderOf(method, params), func(url string) error { return c.post(ctx, url, body, id, result) })
+	post := c.post
+	if c.coalesce > 0 {
+		post = c.postCoalesced
+	}
+	return c.each(ctx, c.leaderOf(method, params), func(url string) error { return post(ctx, url, body, id, result) })
 }
 
 // leaderOf returns the URL of the leader that should serve a call, "" when

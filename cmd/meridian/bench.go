@@ -55,6 +55,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	addrFlag := fs.String("http-addr", addrDef, "agents to load, host:port, comma-separated (env MERIDIAN_HTTP_ADDR)")
 	route := fs.String("route", "leader", "leader: send each call to its shard's leader, as rpc.Client's RouteToLeaders does; any: round robin over -http-addr")
+	coalesce := fs.Int("coalesce", 0, "at most this many HTTP requests in flight per server and client; calls beyond wait and go out as one JSON-RPC batch (rpc.ClientConfig.Coalesce); 0: one request per call")
 	if fs.Parse(args[1:]) != nil {
 		return 2
 	}
@@ -78,7 +79,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "meridian bench kv: -route %q: want leader or any\n", *route)
 		return 2
 	}
-	target, err := newBenchKV(addrs, cfg.Consistency, *route == "leader")
+	target, err := newBenchKV(addrs, cfg.Consistency, *route == "leader", *coalesce)
 	if err != nil {
 		return fail(stderr, "bench kv", err)
 	}
@@ -103,10 +104,10 @@ type benchKV struct {
 
 var _ loadgen.KV = (*benchKV)(nil)
 
-func newBenchKV(addrs []string, consistency string, toLeaders bool) (*benchKV, error) {
+func newBenchKV(addrs []string, consistency string, toLeaders bool, coalesce int) (*benchKV, error) {
 	b := &benchKV{stale: consistency == loadgen.ConsistencyStale}
 	for _, a := range addrs {
-		c, err := rpc.NewClient(rpc.ClientConfig{Addrs: []string{a}, RouteToLeaders: toLeaders})
+		c, err := rpc.NewClient(rpc.ClientConfig{Addrs: []string{a}, RouteToLeaders: toLeaders, Coalesce: coalesce})
 		if err != nil {
 			b.close()
 			return nil, err
