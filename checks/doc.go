@@ -3,15 +3,20 @@
 // as Consul's agent does.
 //
 // Kinds, one file each: http (2xx passing, 429 warning, else critical),
-// tcp (connect), ttl (the service reports; critical when it stops). wasm
-// comes next: Validate knows it, and kind.go says how a kind plugs in.
+// tcp (connect), ttl (the service reports; critical when it stops), wasm
+// (a WebAssembly module run in package wasm's sandbox; docs/wasm-abi.md).
+// A wasm check gets its module from Config.Modules, a ModuleSource, at
+// every run, so a module name moved to another digest takes effect at the
+// next run; Config.MaxWASMRuns bounds the runs in progress at once. kind.go
+// says how a kind plugs in.
 //
 // The edge agent owns one Runner, feeds it the node's definitions and
 // sends the changes it is told of to the servers:
 //
 //	r, err := checks.New(checks.Config{
-//		Logger: logger,
-//		Notify: func(u checks.Update) { batcher.Add(u) }, // one call at a time
+//		Logger:  logger,
+//		Notify:  func(u checks.Update) { batcher.Add(u) }, // one call at a time
+//		Modules: moduleCache, // a checks.ModuleSource; nil refuses wasm checks
 //	})
 //	if err != nil { ... }
 //	defer r.Close()
@@ -40,7 +45,7 @@
 // Goroutines, all owned by the Runner's WaitGroup and stopped by Close:
 //
 //   - one per check: waits a random stagger within its interval, then
-//     probes every interval (http, tcp), or waits for its TTL (ttl). A
+//     probes every interval (http, tcp, wasm), or waits for its TTL (ttl). A
 //     probe runs with the check's timeout and is cancelled by Remove,
 //     Close, or Add replacing the check.
 //   - one notifier, when Config.Notify is set: delivers queued changes.

@@ -21,7 +21,8 @@ var (
 	ErrNotTTL error = paramsError("checks: not a ttl check")
 	// ErrInvalidStatus: a status other than passing, warning or critical.
 	ErrInvalidStatus error = paramsError("checks: invalid status")
-	// ErrUnsupportedKind: a valid kind this runner cannot run yet (wasm).
+	// ErrUnsupportedKind: a valid kind this runner is not set up to run
+	// (wasm without Config.Modules).
 	ErrUnsupportedKind error = paramsError("checks: kind not supported by this runner")
 	// ErrInvalidConfig: a Config field is out of range.
 	ErrInvalidConfig = errors.New("checks: invalid config")

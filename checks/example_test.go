@@ -1,14 +1,19 @@
 package checks_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"meridian/checks"
 	"meridian/rpc"
+	"meridian/wasm"
 )
 
 func ExampleValidate() {
@@ -63,4 +68,64 @@ func ExampleRunner() {
 	// Unordered output:
 	// service:web passing
 	// service:api passing
+}
+
+// dirSource gives wasm checks the modules of a directory, by file name,
+// loaded once. An edge's source fetches them from the servers instead,
+// caches them on disk and follows names to their current digests.
+type dirSource struct {
+	rt   *wasm.Runtime
+	dir  string
+	mu   sync.Mutex
+	mods map[string]*wasm.Module
+}
+
+func (s *dirSource) Module(ctx context.Context, ref string) (*wasm.Module, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.mods[ref]; m != nil {
+		return m, nil
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir, filepath.Base(ref)+".wasm"))
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.rt.Load(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	s.mods[ref] = m // closed with the runtime
+	return m, nil
+}
+
+func ExampleModuleSource() {
+	ctx := context.Background()
+	rt, err := wasm.New(ctx, wasm.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer rt.Close(ctx)
+
+	changes := make(chan checks.Update, 10)
+	r, err := checks.New(checks.Config{
+		MinInterval: 10 * time.Millisecond, // for the example; 1s by default
+		Notify:      func(u checks.Update) { changes <- u },
+		Modules:     &dirSource{rt: rt, dir: "../wasm/testdata", mods: map[string]*wasm.Module{}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+
+	if err := r.Add(rpc.CheckDefinition{
+		ID: "replicas", Name: "replicas", Kind: rpc.CheckWASM,
+		Module:   "output", // wasm/testdata/output.wasm: passes, saying so
+		Interval: rpc.Duration(50 * time.Millisecond),
+		Timeout:  rpc.Duration(5 * time.Second),
+	}); err != nil {
+		panic(err)
+	}
+	u := <-changes
+	fmt.Println(u.ID, u.Status, u.Output)
+	// Output: replicas passing all good: 3 of 3 replicas up
 }

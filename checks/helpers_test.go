@@ -75,13 +75,13 @@ func (c *fakeClock) numCreated() int {
 
 // waitArmed waits until n timers are armed: every check is waiting for
 // its next turn (a periodic check re-arms only after recording a result).
-func (c *fakeClock) waitArmed(t *testing.T, n int) {
+func (c *fakeClock) waitArmed(t testing.TB, n int) {
 	t.Helper()
 	waitFor(t, "armed timers", func() bool { return c.numArmed() >= n })
 }
 
 // step moves the clock by d and waits until n timers are armed again.
-func (c *fakeClock) step(t *testing.T, d time.Duration, n int) {
+func (c *fakeClock) step(t testing.TB, d time.Duration, n int) {
 	t.Helper()
 	c.Advance(d)
 	c.waitArmed(t, n)

@@ -7,12 +7,15 @@ import (
 )
 
 // A kind of check is a file of this package with a prober and an entry in
-// kinds. Periodic kinds (http, tcp; wasm next) have a prober that the
-// runner calls every interval; ttl has none: it is told its status.
+// kinds. Periodic kinds (http, tcp, wasm) have a prober that the runner
+// calls every interval; ttl has none: it is told its status.
 //
-// Adding wasm: wasm.go with newWASMProber (using what Config gains for it,
-// e.g. a module source), and rpc.CheckWASM: {newProber: newWASMProber}
-// below. Validate already knows the kind.
+// Adding a kind: its file with a newXProber (taking what it needs from
+// Config, as wasm takes Config.Modules), its entry below, its name in
+// Validate's kind list and in periodic, and the validation of its own
+// fields (and their refusal on the other kinds) in validate. A newProber
+// may refuse a valid definition the runner is not set up to run, with
+// ErrUnsupportedKind (wasm without Config.Modules).
 
 // prober runs one probe of one check. The runner calls probe from the
 // check's own goroutine, one call at a time, with a context that ends at
@@ -40,4 +43,5 @@ var kinds = map[string]kindSpec{
 	rpc.CheckHTTP: {newProber: newHTTPProber},
 	rpc.CheckTCP:  {newProber: newTCPProber},
 	rpc.CheckTTL:  {},
+	rpc.CheckWASM: {newProber: newWASMProber},
 }

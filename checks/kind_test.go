@@ -6,15 +6,13 @@ import (
 	"meridian/rpc"
 )
 
-// Every kind Validate knows either runs (with a prober exactly when it is
-// periodic) or is refused by Add as not supported yet.
+// Every kind Validate knows runs, with a prober exactly when it is
+// periodic.
 func TestKinds(t *testing.T) {
 	for _, kind := range []string{rpc.CheckHTTP, rpc.CheckTCP, rpc.CheckTTL, rpc.CheckWASM} {
 		spec, ok := kinds[kind]
 		if !ok {
-			if kind != rpc.CheckWASM {
-				t.Errorf("kind %s: no entry", kind)
-			}
+			t.Errorf("kind %s: no entry", kind)
 			continue
 		}
 		if (spec.newProber != nil) != periodic(kind) {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -78,11 +79,22 @@ type Config struct {
 	HTTPClient *http.Client
 	// UserAgent is sent by http checks that set no User-Agent header.
 	UserAgent string
+	// Modules gives wasm checks their modules. Without it, Add refuses
+	// wasm checks with ErrUnsupportedKind.
+	Modules ModuleSource
+	// MaxWASMRuns bounds the wasm runs in progress at once, all checks
+	// together (default 2 × GOMAXPROCS, at most 1024): a run is CPU work.
+	// A probe waits for a slot within its timeout; when the timeout ends
+	// first the check is critical, "timed out ... waiting for a WASM slot".
+	MaxWASMRuns int
 }
+
+// maxMaxWASMRuns bounds Config.MaxWASMRuns.
+const maxMaxWASMRuns = 1024
 
 // DefaultConfig returns the defaults: output capped at 4 KiB, minimum
 // interval 1s, real time, slog.Default, User-Agent "Meridian Health
-// Check", and no Notify.
+// Check", 2 × GOMAXPROCS wasm runs at once, and no Notify or Modules.
 func DefaultConfig() Config {
 	return Config{
 		MaxOutput:   DefaultMaxOutput,
@@ -90,6 +102,7 @@ func DefaultConfig() Config {
 		Logger:      slog.Default(),
 		Clock:       SystemClock,
 		UserAgent:   "Meridian Health Check",
+		MaxWASMRuns: min(2*runtime.GOMAXPROCS(0), maxMaxWASMRuns),
 	}
 }
 
@@ -107,6 +120,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Clock is nil", ErrInvalidConfig)
 	case c.UserAgent == "" || !validHeaderValue(c.UserAgent):
 		return fmt.Errorf("%w: UserAgent %q is not a header value", ErrInvalidConfig, c.UserAgent)
+	case c.MaxWASMRuns < 1 || c.MaxWASMRuns > maxMaxWASMRuns:
+		return fmt.Errorf("%w: MaxWASMRuns %d is outside 1..%d", ErrInvalidConfig, c.MaxWASMRuns, maxMaxWASMRuns)
 	}
 	return nil
 }
@@ -121,7 +136,8 @@ type Runner struct {
 	httpClient   *http.Client // verifies TLS certificates
 	httpInsecure *http.Client // for tls_skip_verify
 	transports   []*http.Transport
-	notes        *notifier // nil without Config.Notify
+	notes        *notifier     // nil without Config.Notify
+	wasmSlots    chan struct{} // a value per wasm run in progress, Config.MaxWASMRuns at most
 
 	probes atomic.Uint64 // probes completed, for benchmarks and metrics
 
@@ -169,15 +185,19 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = def.UserAgent
 	}
+	if cfg.MaxWASMRuns == 0 {
+		cfg.MaxWASMRuns = def.MaxWASMRuns
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	r := &Runner{
-		cfg:    cfg,
-		log:    cfg.Logger.With("component", "checks"),
-		clock:  cfg.Clock,
-		checks: map[string]*check{},
-		stop:   make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "checks"),
+		clock:     cfg.Clock,
+		checks:    map[string]*check{},
+		stop:      make(chan struct{}),
+		wasmSlots: make(chan struct{}, cfg.MaxWASMRuns),
 	}
 	r.httpClient, r.httpInsecure, r.transports = newHTTPClients(cfg.HTTPClient)
 	if cfg.Notify != nil {
@@ -312,7 +332,8 @@ func (r *Runner) States() []State {
 
 func (c *check) stateLocked() State {
 	def := c.def
-	def.Header = canonicalHeader(def.Header) // a copy the caller may change
+	def.Header = canonicalHeader(def.Header) // copies the caller may change
+	def.Args, def.Grants = cloneArgs(def.Args), cloneGrants(def.Grants)
 	return State{
 		ID:         def.ID,
 		ServiceID:  def.ServiceID,

@@ -408,7 +408,8 @@ func TestAddErrors(t *testing.T) {
 		{"id missing", rpc.CheckDefinition{Name: "web", Kind: rpc.CheckTTL, TTL: dur(time.Minute)}, ErrInvalidDefinition, `check "web": field "id": is missing`},
 		{"invalid", rpc.CheckDefinition{ID: "web", Name: "web", Kind: rpc.CheckHTTP, Interval: dur(time.Second)}, ErrInvalidDefinition, `field "http"`},
 		{"under the runner's minimum", rpc.CheckDefinition{ID: "t", Name: "t", Kind: rpc.CheckTTL, TTL: dur(100 * time.Millisecond)}, ErrInvalidDefinition, "100ms is under the minimum of 1s"},
-		{"wasm not yet", rpc.CheckDefinition{ID: "w", Name: "w", Kind: rpc.CheckWASM, Interval: dur(time.Second)}, ErrUnsupportedKind, "wasm"},
+		{"wasm without a module source", rpc.CheckDefinition{ID: "w", Name: "w", Kind: rpc.CheckWASM, Module: "m", Interval: dur(time.Second)}, ErrUnsupportedKind, "wasm"},
+		{"wasm without a module", rpc.CheckDefinition{ID: "w", Name: "w", Kind: rpc.CheckWASM, Interval: dur(time.Second)}, ErrInvalidDefinition, `field "module": is missing`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -435,6 +436,8 @@ func TestConfig(t *testing.T) {
 		{"MaxOutput over the servers' limit", Config{MaxOutput: rpc.MaxCheckOutput + 1}, false},
 		{"MinInterval negative", Config{MinInterval: -time.Second}, false},
 		{"UserAgent with a newline", Config{UserAgent: "a\nb"}, false},
+		{"MaxWASMRuns negative", Config{MaxWASMRuns: -1}, false},
+		{"MaxWASMRuns too many", Config{MaxWASMRuns: maxMaxWASMRuns + 1}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -448,7 +451,8 @@ func TestConfig(t *testing.T) {
 			}
 			if r != nil {
 				r.Close()
-				if r.cfg.MaxOutput != DefaultMaxOutput || r.cfg.MinInterval != time.Second || r.cfg.UserAgent != "Meridian Health Check" {
+				if r.cfg.MaxOutput != DefaultMaxOutput || r.cfg.MinInterval != time.Second || r.cfg.UserAgent != "Meridian Health Check" ||
+					r.cfg.MaxWASMRuns != min(2*runtime.GOMAXPROCS(0), maxMaxWASMRuns) || cap(r.wasmSlots) != r.cfg.MaxWASMRuns {
 					t.Fatalf("defaults not applied: %+v", r.cfg)
 				}
 			}

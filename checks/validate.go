@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"meridian/rpc"
+	"meridian/wasm"
 )
 
 // Defaults of a check definition.
@@ -38,6 +40,10 @@ const (
 	maxHeaderCount = 64   // header values, all names together
 	maxHeaderBytes = 8192 // names and values together
 	maxBodyBytes   = 64 << 10
+	maxModuleRef   = 128 // a module name; a digest is 64 hex digits
+	maxArgsBytes   = 64 << 10
+	maxGrants      = 64
+	maxGrantBytes  = 2048
 
 	// reservedIDPrefix starts the IDs of Meridian's own checks, such as
 	// rpc.NodeCheckID.
@@ -58,20 +64,28 @@ const (
 // to 7 days. http needs an http:// or https:// URL with a host (at most
 // 2 KiB); its method must be an HTTP token, its header at most 64 values
 // and 8 KiB with token names and values without control characters, its
-// body at most 64 KiB. tcp needs host:port with a numeric port. A field
-// of another kind (tcp on an http check, interval or thresholds on a ttl
-// check, ...) is an error, not ignored. status, if set, is passing,
-// warning or critical; deregister_critical_after, if set, is at least 1m.
+// body at most 64 KiB. tcp needs host:port with a numeric port. wasm
+// needs a module: its digest (64 hex digits) or a name (1 to 128 letters,
+// digits, '-', '_', '.', not "." or ".."); args, if set, are valid JSON of
+// at most 64 KiB; grants, at most 64 of at most 2 KiB each, must be valid
+// (wasm.ValidateGrants); memory_pages and max_network_bytes, 0 for the
+// edge's default, are at most the caps of wasm.DefaultConfig (1024 pages,
+// 16 MiB). A field of another kind (tcp on an http check, interval or
+// thresholds on a ttl check, grants on an http check, ...) is an error, not
+// ignored. status, if set, is passing, warning or critical;
+// deregister_critical_after, if set, is at least 1m.
 func Validate(def rpc.CheckDefinition) error {
 	return validate(def, DefaultMinInterval)
 }
 
 // Normalize returns def with its defaults filled: method GET (http),
 // timeout min(10s, interval) (http, tcp, wasm), status critical. Header
-// names are put in canonical form and the header map is copied, so the
-// result shares nothing writable with def.
+// names are put in canonical form; the header map, args and grants are
+// copied (empty ones become nil), so the result shares nothing writable
+// with def. A wasm check's limits stay 0 when unset: the edge's defaults.
 func Normalize(def rpc.CheckDefinition) rpc.CheckDefinition {
 	def.Header = canonicalHeader(def.Header)
+	def.Args, def.Grants = cloneArgs(def.Args), cloneGrants(def.Grants)
 	if def.Kind == rpc.CheckHTTP && def.Method == "" {
 		def.Method = http.MethodGet
 	}
@@ -88,6 +102,20 @@ func Normalize(def rpc.CheckDefinition) rpc.CheckDefinition {
 // ttl, which waits to be told).
 func periodic(kind string) bool {
 	return kind == rpc.CheckHTTP || kind == rpc.CheckTCP || kind == rpc.CheckWASM
+}
+
+func cloneArgs(a json.RawMessage) json.RawMessage {
+	if len(a) == 0 {
+		return nil
+	}
+	return slices.Clone(a)
+}
+
+func cloneGrants(g []string) []string {
+	if len(g) == 0 {
+		return nil
+	}
+	return slices.Clone(g)
 }
 
 func canonicalHeader(h map[string][]string) map[string][]string {
@@ -170,6 +198,25 @@ func validate(def rpc.CheckDefinition, minInterval time.Duration) error {
 		v.duration("ttl", def.TTL.Std(), minInterval, maxTTL)
 	} else {
 		v.unused("ttl", def.TTL != 0, def.Kind)
+	}
+	if def.Kind == rpc.CheckWASM {
+		v.moduleRef(def.Module)
+		v.args(def.Args)
+		v.grants(def.Grants)
+		if def.MemoryPages > wasmCaps.MemoryPages {
+			v.fail("memory_pages", "%d is over the maximum of %d (%d MiB)", def.MemoryPages, wasmCaps.MemoryPages, wasmCaps.MemoryPages>>4)
+		}
+		if n := def.MaxNetworkBytes; n < 0 {
+			v.fail("max_network_bytes", "%d must not be negative", n)
+		} else if n > wasmCaps.MaxNetworkBytes {
+			v.fail("max_network_bytes", "%d is over the maximum of %d", n, wasmCaps.MaxNetworkBytes)
+		}
+	} else {
+		v.unused("module", def.Module != "", def.Kind)
+		v.unused("args", len(def.Args) != 0, def.Kind)
+		v.unused("grants", len(def.Grants) != 0, def.Kind)
+		v.unused("memory_pages", def.MemoryPages != 0, def.Kind)
+		v.unused("max_network_bytes", def.MaxNetworkBytes != 0, def.Kind)
 	}
 
 	switch def.Status {
@@ -313,6 +360,66 @@ func (v *validator) hostPort(s string) {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		v.fail("tcp", "%q: the port must be a number from 1 to 65535", clip(s))
+	}
+}
+
+// moduleRef checks a wasm check's module: a digest (64 hex digits) or a
+// name. A digest has the form of a name, so one rule covers both; "." and
+// ".." are refused because an edge may keep modules in files named so.
+func (v *validator) moduleRef(ref string) {
+	switch {
+	case ref == "":
+		v.fail("module", "is missing; want a module digest or name")
+		return
+	case len(ref) > maxModuleRef:
+		v.fail("module", "%d bytes is over the maximum of %d", len(ref), maxModuleRef)
+		return
+	case ref == "." || ref == "..":
+		v.fail("module", "%q is not a module name", ref)
+		return
+	}
+	for i := 0; i < len(ref); i++ {
+		c := ref[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			v.fail("module", "%q is not a module digest or name (letters, digits, '-', '_', '.')", clip(ref))
+			return
+		}
+	}
+}
+
+func (v *validator) args(a json.RawMessage) {
+	switch {
+	case len(a) == 0:
+	case len(a) > maxArgsBytes:
+		v.fail("args", "%d bytes is over the maximum of %d", len(a), maxArgsBytes)
+	case !json.Valid(a):
+		v.fail("args", "is not valid JSON")
+	}
+}
+
+func (v *validator) grants(gs []string) {
+	if len(gs) > maxGrants {
+		v.fail("grants", "%d grants is over the maximum of %d", len(gs), maxGrants)
+		return
+	}
+	for i, g := range gs {
+		field := "grants[" + strconv.Itoa(i) + "]"
+		if len(g) > maxGrantBytes {
+			v.fail(field, "%d bytes is over the maximum of %d", len(g), maxGrantBytes)
+			return
+		}
+		if err := wasm.ValidateGrants([]string{g}); err != nil {
+			// `wasm: grant "<g>": why`, with g clipped as the other fields'
+			// values are.
+			msg := strings.TrimPrefix(err.Error(), "wasm: ")
+			if why, ok := strings.CutPrefix(msg, fmt.Sprintf("grant %q: ", g)); ok {
+				msg = fmt.Sprintf("%q: %s", clip(g), why)
+			}
+			v.fail(field, "%s", msg)
+			return
+		}
 	}
 }
 

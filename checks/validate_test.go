@@ -33,7 +33,17 @@ func TestValidate(t *testing.T) {
 		f(&d)
 		return d
 	}
+	wasmDef := func(f func(*rpc.CheckDefinition)) rpc.CheckDefinition {
+		d := rpc.CheckDefinition{ID: "w", Name: "w", Kind: rpc.CheckWASM, Module: "web-health", Interval: dur(time.Minute)}
+		f(&d)
+		return d
+	}
 	none := func(*rpc.CheckDefinition) {}
+	digest := strings.Repeat("0123456789abcdef", 4)
+	manyGrants := make([]string, 65)
+	for i := range manyGrants {
+		manyGrants[i] = "localhost"
+	}
 	bigHeader := map[string][]string{}
 	for i := range 65 {
 		bigHeader["X-H"+strings.Repeat("a", i)] = []string{"v"}
@@ -56,7 +66,17 @@ func TestValidate(t *testing.T) {
 		{"tcp ok", tcpDef(none), "", ""},
 		{"tcp ipv6 ok", tcpDef(func(d *rpc.CheckDefinition) { d.TCP = "[::1]:80" }), "", ""},
 		{"ttl ok", ttlDef(none), "", ""},
-		{"wasm ok", rpc.CheckDefinition{Name: "w", Kind: rpc.CheckWASM, Interval: dur(time.Minute)}, "", ""},
+		{"wasm ok", wasmDef(none), "", ""},
+		{"wasm full ok", wasmDef(func(d *rpc.CheckDefinition) {
+			d.Module, d.Args, d.Timeout = digest, json.RawMessage(`{"url":"http://127.0.0.1:8080/health","want":[200,204]}`), dur(5*time.Minute)
+			d.Grants = []string{"http://127.0.0.1:8080/health", "https://*.internal/api/", "127.0.0.1:6379", "*.internal:443", "10.0.0.5:*", "localhost", "*"}
+			d.MemoryPages, d.MaxNetworkBytes = 1024, 16<<20
+			d.Status, d.SuccessBeforePassing, d.FailuresBeforeCritical = rpc.HealthPassing, 2, 3
+		}), "", ""},
+		{"wasm module name ok", wasmDef(func(d *rpc.CheckDefinition) { d.Module = "Web_health-2.1" }), "", ""},
+		{"wasm module name of 128 ok", wasmDef(func(d *rpc.CheckDefinition) { d.Module = strings.Repeat("m", 128) }), "", ""},
+		{"wasm args null ok", wasmDef(func(d *rpc.CheckDefinition) { d.Args = json.RawMessage(`null`) }), "", ""},
+		{"wasm args of 64 KiB ok", wasmDef(func(d *rpc.CheckDefinition) { d.Args = json.RawMessage(`"` + strings.Repeat("a", 64<<10-2) + `"`) }), "", ""},
 		{"no id ok", httpDef(func(d *rpc.CheckDefinition) { d.ID = "" }), "", ""},
 		{"id with unicode and spaces ok", httpDef(func(d *rpc.CheckDefinition) { d.ID = "service:café 1" }), "", ""},
 
@@ -114,6 +134,34 @@ func TestValidate(t *testing.T) {
 		{"timeout on ttl", ttlDef(func(d *rpc.CheckDefinition) { d.Timeout = dur(time.Second) }), "timeout", "is not used by ttl checks"},
 		{"thresholds on ttl", ttlDef(func(d *rpc.CheckDefinition) { d.FailuresBeforeCritical = 2 }), "failures_before_critical", "is not used by ttl checks"},
 		{"method on ttl", ttlDef(func(d *rpc.CheckDefinition) { d.Method = "GET" }), "method", "is not used by ttl checks"},
+
+		{"module missing", wasmDef(func(d *rpc.CheckDefinition) { d.Module = "" }), "module", "is missing; want a module digest or name"},
+		{"module too long", wasmDef(func(d *rpc.CheckDefinition) { d.Module = strings.Repeat("m", 129) }), "module", "129 bytes is over the maximum of 128"},
+		{"module with slash", wasmDef(func(d *rpc.CheckDefinition) { d.Module = "a/b" }), "module", `"a/b" is not a module digest or name`},
+		{"module with space", wasmDef(func(d *rpc.CheckDefinition) { d.Module = "web health" }), "module", "is not a module digest or name"},
+		{"module with unicode", wasmDef(func(d *rpc.CheckDefinition) { d.Module = "café" }), "module", "is not a module digest or name"},
+		{"module dot-dot", wasmDef(func(d *rpc.CheckDefinition) { d.Module = ".." }), "module", `".." is not a module name`},
+		{"args not JSON", wasmDef(func(d *rpc.CheckDefinition) { d.Args = json.RawMessage(`{"a":`) }), "args", "is not valid JSON"},
+		{"args two values", wasmDef(func(d *rpc.CheckDefinition) { d.Args = json.RawMessage(`1 2`) }), "args", "is not valid JSON"},
+		{"args too big", wasmDef(func(d *rpc.CheckDefinition) { d.Args = json.RawMessage(`"` + strings.Repeat("a", 64<<10-1) + `"`) }), "args", "65537 bytes is over the maximum of 65536"},
+		{"grant invalid", wasmDef(func(d *rpc.CheckDefinition) { d.Grants = []string{"localhost", "ftp://x/"} }), "grants[1]", `"ftp://x/": a URL grant must be http:// or https://`},
+		{"grant empty", wasmDef(func(d *rpc.CheckDefinition) { d.Grants = []string{""} }), "grants[0]", `"": empty`},
+		{"grant with a dot segment", wasmDef(func(d *rpc.CheckDefinition) { d.Grants = []string{"http://a/x/../admin"} }), "grants[0]", "path has . or .. segments"},
+		{"grant too long", wasmDef(func(d *rpc.CheckDefinition) { d.Grants = []string{"http://a/" + strings.Repeat("p", 2048)} }), "grants[0]", "2057 bytes is over the maximum of 2048"},
+		{"grants too many", wasmDef(func(d *rpc.CheckDefinition) { d.Grants = manyGrants }), "grants", "65 grants is over the maximum of 64"},
+		{"memory_pages over the cap", wasmDef(func(d *rpc.CheckDefinition) { d.MemoryPages = 1025 }), "memory_pages", "1025 is over the maximum of 1024 (64 MiB)"},
+		{"max_network_bytes negative", wasmDef(func(d *rpc.CheckDefinition) { d.MaxNetworkBytes = -1 }), "max_network_bytes", "-1 must not be negative"},
+		{"max_network_bytes over the cap", wasmDef(func(d *rpc.CheckDefinition) { d.MaxNetworkBytes = 16<<20 + 1 }), "max_network_bytes", "16777217 is over the maximum of 16777216"},
+		{"wasm timeout over 5m", wasmDef(func(d *rpc.CheckDefinition) { d.Timeout = dur(6 * time.Minute) }), "timeout", "over the maximum of 5m0s"},
+		{"http field on wasm", wasmDef(func(d *rpc.CheckDefinition) { d.HTTP = "http://x/" }), "http", "is not used by wasm checks"},
+		{"header on wasm", wasmDef(func(d *rpc.CheckDefinition) { d.Header = map[string][]string{"A": {"b"}} }), "header", "is not used by wasm checks"},
+		{"tcp field on wasm", wasmDef(func(d *rpc.CheckDefinition) { d.TCP = "a:1" }), "tcp", "is not used by wasm checks"},
+		{"ttl field on wasm", wasmDef(func(d *rpc.CheckDefinition) { d.TTL = dur(time.Minute) }), "ttl", "is not used by wasm checks"},
+		{"module on http", httpDef(func(d *rpc.CheckDefinition) { d.Module = "m" }), "module", "is not used by http checks"},
+		{"args on tcp", tcpDef(func(d *rpc.CheckDefinition) { d.Args = json.RawMessage(`{}`) }), "args", "is not used by tcp checks"},
+		{"grants on ttl", ttlDef(func(d *rpc.CheckDefinition) { d.Grants = []string{"localhost"} }), "grants", "is not used by ttl checks"},
+		{"memory_pages on http", httpDef(func(d *rpc.CheckDefinition) { d.MemoryPages = 1 }), "memory_pages", "is not used by http checks"},
+		{"max_network_bytes on tcp", tcpDef(func(d *rpc.CheckDefinition) { d.MaxNetworkBytes = 1 }), "max_network_bytes", "is not used by tcp checks"},
 
 		{"status unknown", httpDef(func(d *rpc.CheckDefinition) { d.Status = "ok" }), "status", `"ok" is not one of passing, warning, critical`},
 		{"success_before_passing negative", httpDef(func(d *rpc.CheckDefinition) { d.SuccessBeforePassing = -1 }), "success_before_passing", "-1 must not be negative"},
@@ -208,6 +256,21 @@ func TestNormalize(t *testing.T) {
 	if !reflect.DeepEqual(Normalize(Normalize(in)), Normalize(in)) {
 		t.Fatal("Normalize is not idempotent")
 	}
+
+	w := rpc.CheckDefinition{Name: "w", Kind: rpc.CheckWASM, Module: "m", Interval: dur(30 * time.Second),
+		Args: json.RawMessage(`{"a":1}`), Grants: []string{"localhost"}}
+	nw := Normalize(w)
+	if nw.Timeout.Std() != 10*time.Second || nw.MemoryPages != 0 || nw.MaxNetworkBytes != 0 || nw.Status != rpc.HealthCritical {
+		t.Fatalf("wasm defaults: %+v", nw)
+	}
+	nw.Args[2], nw.Grants[0] = 'b', "changed"
+	if string(w.Args) != `{"a":1}` || w.Grants[0] != "localhost" {
+		t.Fatal("Normalize shares args or grants with its input")
+	}
+	w.Args, w.Grants = json.RawMessage{}, []string{}
+	if nw := Normalize(w); nw.Args != nil || nw.Grants != nil {
+		t.Fatal("empty args and grants should normalize to nil")
+	}
 }
 
 // FuzzValidate decodes definitions from JSON: Validate must never panic,
@@ -216,6 +279,9 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte(`{"id":"web","name":"web","kind":"http","http":"http://127.0.0.1:8080/","interval":"10s"}`))
 	f.Add([]byte(`{"name":"db","kind":"tcp","tcp":"[::1]:5432","interval":"1s","timeout":"500ms"}`))
 	f.Add([]byte(`{"name":"api","kind":"ttl","ttl":"30s","status":"passing"}`))
+	f.Add([]byte(`{"name":"w","kind":"wasm","module":"web-health","interval":"10s","args":{"url":"http://127.0.0.1:8080/health"},"grants":["http://127.0.0.1:8080/health"]}`))
+	f.Add([]byte(`{"name":"w","kind":"wasm","module":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","interval":"1m","timeout":"5m","args":[1,"x",null],"grants":["*.internal:443","localhost"],"memory_pages":1024,"max_network_bytes":16777216}`))
+	f.Add([]byte(`{"name":"w","kind":"wasm","module":"m","interval":"10s","grants":["ftp://x/",""],"memory_pages":4294967295,"max_network_bytes":-1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var def rpc.CheckDefinition
 		if json.Unmarshal(data, &def) != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"meridian/rpc"
 	"meridian/server"
 	"meridian/server/shard"
+	"meridian/wasm"
 )
 
 // agentFlags are the flags of the agent roles; names as in DESIGN.md.
@@ -168,8 +170,16 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	}
 	api := rpc.NewServer(rc)
 	var ready = make(chan struct{})
+	var uploads atomic.Pointer[http.Handler]
 	front, err := httpfront.New(httpfront.Config{
 		Addr: f.httpAddr, RPC: api, Logger: log.With("component", "http"),
+		Modules: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h := uploads.Load(); h != nil {
+				(*h).ServeHTTP(w, r)
+				return
+			}
+			rpc.WriteUploadError(w, rpc.ToError(fmt.Errorf("%w: the server is starting (forming or joining its datacenter)", rpc.ErrUnavailable)))
+		}),
 		Ready: func() bool {
 			select {
 			case <-ready:
@@ -218,6 +228,8 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	}
 	defer srv.Close()
 	srv.Register(api)
+	up := srv.ModuleUploadHandler()
+	uploads.Store(&up)
 	registered.Store(true)
 	rpc.Register(api, "agent.leave", "Leave the datacenter gracefully: a server first removes itself from every shard; then the agent leaves gossip and stops.",
 		func(ctx context.Context, _ *struct{}) (*rpc.OKResult, error) {
@@ -359,7 +371,8 @@ func runEdge(ctx context.Context, f agentFlags, log *slog.Logger) error {
 	api := rpc.NewServer(rc)
 	front, err := httpfront.New(httpfront.Config{
 		Addr: f.httpAddr, RPC: api, Logger: log.With("component", "http"),
-		Ready: func() bool { return len(set.Addrs()) > 0 },
+		Ready:   func() bool { return len(set.Addrs()) > 0 },
+		Modules: set.ModuleUpload(wasm.DefaultMaxModuleBytes),
 	})
 	if err != nil {
 		return err

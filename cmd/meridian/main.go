@@ -22,6 +22,7 @@ Client (talk to an agent, -http-addr or MERIDIAN_HTTP_ADDR, default 127.0.0.1:75
   rpc        call any JSON-RPC method: meridian rpc METHOD '{"param": ...}'
   status     leader, peers and shards
   services   list services; NAME: its healthy instances; register FILE, deregister ID
+  checks     WASM check modules: submit FILE, try MODULE, list, delete MODULE
   members    the gossip pool as the agent sees it
   leave      the agent leaves the datacenter and stops (a server leaves every shard first)
   bench kv   a load generator for the KV API
@@ -60,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServices(rest, stdout, stderr)
 	case "leave":
 		return runLeave(rest, stdout, stderr)
+	case "checks":
+		return runChecks(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "meridian", version)
 		return 0

@@ -17,6 +17,7 @@ import (
 type node struct {
 	lan     *lan
 	agent   *edgeagent.Agent
+	wasm    *wasmChecks
 	servers func() []string
 
 	cancel context.CancelFunc
@@ -34,7 +35,7 @@ func startNode(ctx context.Context, f agentFlags, role string, meta gossip.Meta,
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
-	n := &node{lan: l}
+	n := &node{lan: l, wasm: &wasmChecks{dataDir: f.dataDir, servers: to, log: log}}
 	ac := edgeagent.DefaultConfig()
 	ac.Node, ac.DC, ac.Role, ac.Version = f.node, f.dc, role, version
 	ac.Address = host(l.pool.Addr())
@@ -49,6 +50,7 @@ func startNode(ctx context.Context, f agentFlags, role string, meta gossip.Meta,
 	ac.ConfigDir, ac.DataDir = f.configDir, f.dataDir
 	ac.Logger = log.With("component", "agent")
 	ac.Checks.Logger = log
+	ac.Checks.Modules = n.wasm
 	a, err := edgeagent.New(ac)
 	if err != nil {
 		l.pool.Close()
@@ -97,6 +99,7 @@ func (n *node) close() {
 		}
 		n.wg.Wait()
 		n.agent.Close()
+		n.wasm.close()
 		n.lan.pool.Close()
 	})
 }

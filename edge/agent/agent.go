@@ -318,7 +318,7 @@ func (a *Agent) removeCheck(id string) bool {
 // catalogCheck is the catalog record of a local check, with its state.
 func (a *Agent) catalogCheck(c *localCheck) rpc.Check {
 	out := rpc.Check{Node: a.cfg.Node, ID: c.def.ID, Name: c.def.Name, Kind: c.def.Kind,
-		Notes: c.def.Notes, ServiceID: c.def.ServiceID, Status: c.def.Status}
+		Notes: c.def.Notes, ServiceID: c.def.ServiceID, Status: c.def.Status, Module: c.def.Module}
 	if c.def.ServiceID != "" {
 		if s := a.services[c.def.ServiceID]; s != nil {
 			out.ServiceName = s.svc.Name

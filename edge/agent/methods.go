@@ -19,6 +19,7 @@ func (a *Agent) Register(api *rpc.Server) {
 	rpc.Register(api, rpc.MethodAgentCheckPass, "Mark a ttl check passing, with an optional output.", a.ttl(rpc.HealthPassing))
 	rpc.Register(api, rpc.MethodAgentCheckWarn, "Mark a ttl check warning.", a.ttl(rpc.HealthWarning))
 	rpc.Register(api, rpc.MethodAgentCheckFail, "Mark a ttl check critical.", a.ttl(rpc.HealthCritical))
+	rpc.Register(api, rpc.MethodChecksTry, "Run a WASM check module once, now, on this node (or on node), registering nothing.", a.try)
 }
 
 func (a *Agent) self(context.Context, *struct{}) (*rpc.AgentSelfResult, error) {

@@ -70,6 +70,9 @@ func (c *Cluster) edge(i int) *member {
 // EdgeClient is a client of edge i's JSON-RPC.
 func (c *Cluster) EdgeClient(i int) *rpc.Client { return c.edge(i).client }
 
+// EdgeHTTPAddr is edge i's HTTP address (JSON-RPC at /rpc).
+func (c *Cluster) EdgeHTTPAddr(i int) string { return c.edge(i).httpAddr }
+
 // EdgeNode is edge i's node name.
 func (c *Cluster) EdgeNode(i int) string { return c.edge(i).node }
 

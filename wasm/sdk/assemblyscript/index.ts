@@ -1,0 +1,2 @@
+// The package's entry for `import { ... } from "@meridian/check"`.
+export * from "./assembly/index";
