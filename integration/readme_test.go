@@ -91,6 +91,11 @@ func TestReadmeTour(t *testing.T) {
 	if err := os.Symlink(bin, filepath.Join(dir, "meridian")); err != nil {
 		t.Fatal(err)
 	}
+	// The tour runs from the repository's root: it submits an example.
+	wasmDir, _ := filepath.Abs("../wasm")
+	if err := os.Symlink(wasmDir, filepath.Join(dir, "wasm")); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script)
@@ -116,6 +121,15 @@ func TestReadmeTour(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the tour's output lacks %q", want)
 		}
+	}
+	if !regexp.MustCompile(`(?m)^passing \([0-9.]+ ms on tour\)\n127\.0\.0\.1:\d+: connected$`).Match(out) {
+		t.Error("the tour's output lacks the passing checks try")
+	}
+	if !regexp.MustCompile(`(?m)^tour\s+api\s+127\.0\.0\.1\s+7500\s+passing$`).Match(out) {
+		t.Error("the tour's output lacks the api instance passing by its WASM check")
+	}
+	if !regexp.MustCompile(`(?m)^[0-9a-f]{64}\s+\d+\s+1\s+tcp-connect$`).Match(out) {
+		t.Error("the tour's output lacks the module in checks list")
 	}
 	if !regexp.MustCompile(`(?m)^tour\s+web\s+127\.0\.0\.1\s+7500\s+v1\s+passing$`).Match(out) {
 		t.Error("the tour's output lacks the passing web instance of services -wait")
