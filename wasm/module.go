@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,7 +66,11 @@ type Module struct {
 	mu     sync.Mutex
 	refs   int
 	closed bool
-	idle   []*instance // most recently used last
+	// idle instances by pool key, and all of them in use order (least
+	// recently used first) for eviction past MaxIdle: a lookup costs the
+	// same with ten idle instances or ten thousand.
+	idle map[string][]*instance
+	lru  list.List
 }
 
 // instance is one instantiation of a Module; one run at a time uses it.
@@ -76,6 +81,7 @@ type instance struct {
 	mem   *memoryLimiter
 	run   *runState // the run in progress, nil between runs
 	stack [1]uint64
+	elem  *list.Element // in Module.lru while idle
 }
 
 // Info describes the module.
@@ -132,9 +138,31 @@ func (m *Module) shutdown(ctx context.Context) {
 // markClosed closes the module to new runs and Loads; m.mu is held.
 func (m *Module) markClosed() []*instance {
 	m.closed = true
-	idle := m.idle
+	idle := make([]*instance, 0, m.lru.Len())
+	for e := m.lru.Front(); e != nil; e = e.Next() {
+		idle = append(idle, e.Value.(*instance))
+	}
 	m.idle = nil
+	m.lru.Init()
 	return idle
+}
+
+// takeIdle removes in from the idle sets; m.mu is held.
+func (m *Module) takeIdle(in *instance) {
+	m.lru.Remove(in.elem)
+	in.elem = nil
+	l := m.idle[in.key]
+	for i, x := range l {
+		if x == in {
+			l = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(m.idle, in.key)
+	} else {
+		m.idle[in.key] = l
+	}
 }
 
 func (m *Module) release(ctx context.Context, idle []*instance) {
@@ -288,12 +316,9 @@ func (m *Module) get(ctx context.Context, key string, rs *runState) (*instance, 
 			return nil, ErrModuleClosed
 		}
 		var in *instance
-		for i := len(m.idle) - 1; i >= 0; i-- {
-			if m.idle[i].key == key {
-				in = m.idle[i]
-				m.idle = append(m.idle[:i], m.idle[i+1:]...)
-				break
-			}
+		if l := m.idle[key]; len(l) > 0 {
+			in = l[len(l)-1] // the most recently used
+			m.takeIdle(in)
 		}
 		m.mu.Unlock()
 		if in == nil {
@@ -317,11 +342,15 @@ func (m *Module) put(in *instance) {
 		in.mod.Close(context.Background())
 		return
 	}
-	m.idle = append(m.idle, in)
+	if m.idle == nil {
+		m.idle = map[string][]*instance{}
+	}
+	m.idle[in.key] = append(m.idle[in.key], in)
+	in.elem = m.lru.PushBack(in)
 	var drop *instance
-	if len(m.idle) > m.rt.cfg.MaxIdle {
-		drop = m.idle[0]
-		m.idle = append(m.idle[:0], m.idle[1:]...)
+	if m.lru.Len() > m.rt.cfg.MaxIdle {
+		drop = m.lru.Front().Value.(*instance)
+		m.takeIdle(drop)
 	}
 	m.mu.Unlock()
 	if drop != nil {

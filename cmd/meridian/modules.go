@@ -28,7 +28,10 @@ type wasmChecks struct {
 // Module implements checks.ModuleSource.
 func (w *wasmChecks) Module(ctx context.Context, ref string) (*wasm.Module, error) {
 	w.once.Do(func() {
-		cfg := wasm.Config{Logger: w.log.With("component", "wasm")}
+		// Keep one idle instance per check (up to 1,024 per module): an
+		// instance is kept per check's arguments and grants, and a fresh
+		// one costs 20-30x a warm run (docs/performance.md).
+		cfg := wasm.Config{Logger: w.log.With("component", "wasm"), MaxIdle: 1024}
 		dir := ""
 		if w.dataDir != "" {
 			cfg.CacheDir = filepath.Join(w.dataDir, "wasm-cache")
