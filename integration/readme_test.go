@@ -55,14 +55,15 @@ func TestReadmeTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports, err := cluster.FreePorts(3)
+	ports, err := cluster.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	dev := exec.Command(bin, "dev", "-node", "tour", "-data-dir", t.TempDir(),
 		"-http-addr", addr, "-raft-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]),
-		"-lan-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]), "-log-level", "warn")
+		"-lan-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]),
+		"-dns-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]), "-log-level", "warn")
 	dev.Stderr = testLog{t, "dev: "}
 	if err := dev.Start(); err != nil {
 		t.Fatal(err)
@@ -85,6 +86,7 @@ func TestReadmeTour(t *testing.T) {
 
 	script := tourScript(t)
 	script = strings.ReplaceAll(script, "localhost:7500", addr)
+	script = strings.ReplaceAll(script, "-p 7600", fmt.Sprintf("-p %d", ports[3]))
 	// The tour builds ./meridian; the test already has the binary.
 	script = strings.ReplaceAll(script, "go build -o meridian ./cmd/meridian", "")
 	dir := t.TempDir()
@@ -121,6 +123,12 @@ func TestReadmeTour(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the tour's output lacks %q", want)
 		}
+	}
+	if !regexp.MustCompile(`(?m)^127\.0\.0\.1$`).Match(out) {
+		t.Error("the tour's output lacks dig's A answer")
+	}
+	if !regexp.MustCompile(`(?m)^1 1 7500 tour\.node\.dc1\.meridian\.$`).Match(out) {
+		t.Error("the tour's output lacks dig's SRV answer")
 	}
 	if !regexp.MustCompile(`(?m)^passing \([0-9.]+ ms on tour\)\n127\.0\.0\.1:\d+: connected$`).Match(out) {
 		t.Error("the tour's output lacks the passing checks try")

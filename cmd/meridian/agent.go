@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"meridian/edge/dns"
 	"meridian/edge/gossip"
 	"meridian/edge/httpfront"
 	"meridian/edge/servers"
@@ -35,6 +36,7 @@ type agentFlags struct {
 	bootstrapExpect           int
 	kvShards                  int
 	logLevel, logDB           string
+	dns                       dnsFlags
 }
 
 func (f *agentFlags) register(fs *flag.FlagSet, role string) {
@@ -55,6 +57,7 @@ func (f *agentFlags) register(fs *flag.FlagSet, role string) {
 	}
 	fs.StringVar(&f.gossipProfile, "gossip-profile", profile, "gossip timings: lan, or local (loopback and tests: fast failure detection)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.dns.register(fs)
 	if role == "edge" {
 		return
 	}
@@ -256,10 +259,19 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 		}
 		log.Info("waiting for shard leaders (are the other servers up?)", "err", err)
 	}
+	// DNS answers from this server's own replica (stale reads in
+	// process), so it starts once the shards have leaders.
+	var dnsSrv *dns.Server
 	if ctx.Err() == nil {
+		if dnsSrv, err = startDNS(f.dns, f.dc, api, log); err != nil {
+			return err
+		}
+		if dnsSrv != nil {
+			defer dnsSrv.Close()
+		}
 		close(ready)
 		node.lan.setReady(ctx)
-		log.Info("ready", "rpc", "http://"+front.Addr()+"/rpc", "took", time.Since(started).Round(time.Millisecond))
+		log.Info("ready", "rpc", "http://"+front.Addr()+"/rpc", "dns", f.dns.addr, "took", time.Since(started).Round(time.Millisecond))
 	}
 	node.run(ctx, func(ctx context.Context) {
 		// Gossip feeds the catalog's node checks; only the system
@@ -280,6 +292,7 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 		// server stopped for a restart stays a member, as Consul's do.
 		node.leave()
 	}
+	stopDNS(sctx, dnsSrv)
 	srv.Shutdown(sctx)
 	if err := front.Shutdown(sctx); err != nil {
 		front.Close()
@@ -385,6 +398,13 @@ func runEdge(ctx context.Context, f agentFlags, log *slog.Logger) error {
 	defer node.close()
 	node.agent.Register(api)
 	node.servers = set.Addrs
+	dnsSrv, err := startDNS(f.dns, f.dc, set, log)
+	if err != nil {
+		return err
+	}
+	if dnsSrv != nil {
+		defer dnsSrv.Close()
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- front.Serve() }()
@@ -406,6 +426,7 @@ func runEdge(ctx context.Context, f agentFlags, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	node.leave()
+	stopDNS(sctx, dnsSrv)
 	if err := front.Shutdown(sctx); err != nil {
 		front.Close()
 	}

@@ -207,7 +207,7 @@ wait_quiet
 read -r dh dr dl < <(free_ports 3)
 log "meridian dev on 127.0.0.1:$dh"
 "$work/meridian" dev -node dev -data-dir "$work/dev" -http-addr "127.0.0.1:$dh" \
-	-raft-addr "127.0.0.1:$dr" -lan-addr "127.0.0.1:$dl" -log-level warn 2>"$OUT/logs/dev.log" &
+	-raft-addr "127.0.0.1:$dr" -lan-addr "127.0.0.1:$dl" -dns-addr 127.0.0.1:0 -log-level warn 2>"$OUT/logs/dev.log" &
 pids+=($!)
 wait_http "http://127.0.0.1:$dh/v1/ready" ready
 record_rss meridian-dev "${pids[0]}"
@@ -223,7 +223,7 @@ log "meridian servers on 127.0.0.1:$h1,$h2,$h3"
 for i in 1 2 3; do
 	h=h$i r=r$i l=l$i
 	"$work/meridian" server -node "s$i" -data-dir "$work/s$i" -raft-addr "127.0.0.1:${!r}" \
-		-http-addr "127.0.0.1:${!h}" -lan-addr "127.0.0.1:${!l}" -join "127.0.0.1:$l1" \
+		-http-addr "127.0.0.1:${!h}" -lan-addr "127.0.0.1:${!l}" -dns-addr 127.0.0.1:0 -join "127.0.0.1:$l1" \
 		-peers "$peers" -log-level warn 2>"$OUT/logs/s$i.log" &
 	pids+=($!)
 done

@@ -194,7 +194,7 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 			"-data-dir", m.dataDir,
 			"-raft-addr", m.raftAddr,
 			"-http-addr", m.httpAddr,
-			"-lan-addr", m.lanAddr,
+			"-lan-addr", m.lanAddr, "-dns-addr", "127.0.0.1:0",
 			"-join", c.members[0].lanAddr,
 			"-gossip-profile", "local",
 			"-kv-shards", strconv.Itoa(opts.KVShards),

@@ -36,7 +36,7 @@ func (c *Cluster) AddEdgeVia(via int, node string, args ...string) int {
 		"-node", node,
 		"-data-dir", m.dataDir,
 		"-http-addr", m.httpAddr,
-		"-lan-addr", m.lanAddr,
+		"-lan-addr", m.lanAddr, "-dns-addr", "127.0.0.1:0",
 		"-join", c.member(via).lanAddr,
 		"-gossip-profile", "local",
 		"-log-level", c.opts.LogLevel,

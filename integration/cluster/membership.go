@@ -32,7 +32,7 @@ func (c *Cluster) AddServer() int {
 		"-data-dir", m.dataDir,
 		"-raft-addr", m.raftAddr,
 		"-http-addr", m.httpAddr,
-		"-lan-addr", m.lanAddr,
+		"-lan-addr", m.lanAddr, "-dns-addr", "127.0.0.1:0",
 		"-join", c.members[0].lanAddr,
 		"-gossip-profile", "local",
 		"-log-level", c.opts.LogLevel,
