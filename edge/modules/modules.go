@@ -109,9 +109,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (string, error) {
 	if ok && now.Sub(r.at) < s.cfg.NameTTL {
 		return r.digest, nil
 	}
-	var got rpc.ModuleGetResult
-	err := rpc.Invoke(ctx, s.cfg.Servers, rpc.MethodModuleGet,
-		rpc.ModuleGetParams{Module: ref, ReadOptions: rpc.ReadOptions{Consistency: rpc.ConsistencyStale}}, &got)
+	got, err := s.get(ctx, ref, false)
 	switch {
 	case err == nil:
 		if r.digest != "" && r.digest != got.Digest {
@@ -125,7 +123,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (string, error) {
 		s.mu.Lock()
 		delete(s.names, ref)
 		s.mu.Unlock()
-		return "", fmt.Errorf("no module named %q", ref)
+		return "", rpc.ErrNotFoundf("no module named %q", ref)
 	case ok:
 		// Servers unreachable: keep running what the name last meant.
 		s.log.Warn("cannot resolve module name, using the last known digest", "name", ref, "digest", short(r.digest), "err", err)
@@ -203,11 +201,9 @@ func (s *Store) readFile(digest string) ([]byte, error) {
 
 // fetch gets the module from the servers and keeps it on disk.
 func (s *Store) fetch(ctx context.Context, digest string) ([]byte, error) {
-	var got rpc.ModuleGetResult
-	err := rpc.Invoke(ctx, s.cfg.Servers, rpc.MethodModuleGet,
-		rpc.ModuleGetParams{Module: digest, WithBody: true, ReadOptions: rpc.ReadOptions{Consistency: rpc.ConsistencyStale}}, &got)
+	got, err := s.get(ctx, digest, true)
 	if errors.Is(err, rpc.ErrNotFound) {
-		return nil, fmt.Errorf("no module %s on the servers", short(digest))
+		return nil, rpc.ErrNotFoundf("no module %s on the servers", short(digest))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch module %s: %w", short(digest), err)
@@ -222,6 +218,25 @@ func (s *Store) fetch(ctx context.Context, digest string) ([]byte, error) {
 		}
 	}
 	return got.Body, nil
+}
+
+// get asks the servers for a module: a stale read first (any server
+// answers from its replica), and when that does not know the module, a
+// linearizable one, so a module submitted a moment ago through another
+// server is found.
+func (s *Store) get(ctx context.Context, ref string, body bool) (*rpc.ModuleGetResult, error) {
+	var got rpc.ModuleGetResult
+	p := rpc.ModuleGetParams{Module: ref, WithBody: body, ReadOptions: rpc.ReadOptions{Consistency: rpc.ConsistencyStale}}
+	err := rpc.Invoke(ctx, s.cfg.Servers, rpc.MethodModuleGet, p, &got)
+	if errors.Is(err, rpc.ErrNotFound) {
+		p.Consistency = rpc.ConsistencyDefault
+		got = rpc.ModuleGetResult{}
+		err = rpc.Invoke(ctx, s.cfg.Servers, rpc.MethodModuleGet, p, &got)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &got, nil
 }
 
 // writeFile writes atomically: a crash leaves the old file or the new.
