@@ -99,5 +99,33 @@ func (s *Server) Leave(ctx context.Context) error {
 	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	s.host.HandOff(hctx)
 	cancel()
-	return s.host.RemoveServer(ctx, s.host.ReplicaID())
+	self := s.host.ReplicaID()
+	// Another server makes the removal: a replica that proposes its own
+	// removal may never learn that it was committed (the leader stops
+	// replicating to it), and its call would wait out its deadline.
+	if s.cfg.PeerRPCAddr != nil {
+		var last error
+		for id, raftAddr := range s.host.Members() {
+			addr := s.cfg.PeerRPCAddr(raftAddr)
+			if id == self || addr == "" {
+				continue
+			}
+			if last = removeVia(ctx, addr, self); last == nil {
+				return nil
+			}
+			s.log.Warn("leave: removal through a peer failed, trying another", "peer", addr, "err", last)
+		}
+	}
+	return s.host.RemoveServer(ctx, self)
+}
+
+// removeVia asks the server whose JSON-RPC address is addr to remove
+// replica id from every shard.
+func removeVia(ctx context.Context, addr string, id shard.ReplicaID) error {
+	c, err := rpc.NewClient(rpc.ClientConfig{Addrs: []string{addr}})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Call(ctx, MethodClusterRemove, ClusterRemoveParams{ReplicaID: uint64(id)}, nil)
 }

@@ -187,9 +187,15 @@ func TestAddAndRemoveServer(t *testing.T) {
 		t.Fatalf("members after add: %v", m)
 	}
 
-	if err := h4.RemoveServer(ctx, id); err != nil {
+	// Through another host (a replica removing itself may not learn that
+	// its removal committed: Server.Leave asks a peer), with a deadline of
+	// its own.
+	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer rcancel()
+	if err := hosts[0].RemoveServer(rctx, id); err != nil {
 		t.Fatalf("RemoveServer: %v", err)
 	}
 	eventually(t, 30*time.Second, "membership back to 3", func() bool { return len(hosts[0].Members()) == 3 })
+	ctx = rctx
 	put(hosts[0], "after-removal")
 }

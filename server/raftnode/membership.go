@@ -73,7 +73,8 @@ func (h *Host) AddServer(ctx context.Context, raftAddr string) (shard.ReplicaID,
 }
 
 // RemoveServer removes replica id from every shard. Removing a server that
-// is not a member is not an error.
+// is not a member is not an error. Remove a server through another one: a
+// replica that proposes its own removal may not learn that it committed.
 func (h *Host) RemoveServer(ctx context.Context, id shard.ReplicaID) error {
 	for _, sid := range h.cfg.Shards {
 		err := h.changeMembership(ctx, sid, func(m *dragonboat.Membership) (bool, func(ctx context.Context) error) {
