@@ -37,6 +37,7 @@ VALUE_SIZE=${VALUE_SIZE:-128}
 READ_RATIO=${READ_RATIO:-0.9}
 IDLE_SECONDS=${IDLE_SECONDS:-5} # settle time before idle RSS is read
 QUIET_WAIT=${QUIET_WAIT:-0}     # wait up to this many seconds for an idle machine
+COALESCE=${COALESCE:-4}         # bench kv -coalesce of the coalesced runs
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/meridian-compare.XXXXXX)
@@ -241,6 +242,13 @@ done
 # the shard's leader (bench kv -route any): what leader routing buys.
 for op in put get; do
 	bench "meridian-f1-any-$op" "$work/meridian" bench kv -http-addr "$maddrs" -op $op -folders 1 -route any
+done
+# Calls coalesced into JSON-RPC batches by the client (bench kv -coalesce):
+# at most COALESCE requests in flight per server and client.
+for f in 1 4; do
+	for op in put get mixed; do
+		bench "meridian-f$f-co-$op" "$work/meridian" bench kv -http-addr "$maddrs" -op $op -folders $f -coalesce "$COALESCE"
+	done
 done
 stop_all
 

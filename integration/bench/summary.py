@@ -70,6 +70,17 @@ def main(dirs):
         f1 = figure(runs, f"meridian-f1-{op}", ops)
         et = figure(runs, f"etcd-{op}", ops)
         print(f"| {names[op]} | {fmt_ops(dev)} | {fmt_ops(f4)} | {fmt_ops(f1)} | {fmt_ops(et)} | {fmt_ratio(f4, et)} | {fmt_ratio(f1, et)} |")
+    if any(l.startswith("meridian-f1-co-") for l in runs):
+        print()
+        print("With the client coalescing calls into JSON-RPC batches (bench kv -coalesce):")
+        print()
+        print("| workload | 4 folders | 1 folder | etcd | ratio 4 folders | ratio 1 folder |")
+        print("|---|--:|--:|--:|--:|--:|")
+        for op in ("put", "get", "mixed"):
+            f4 = figure(runs, f"meridian-f4-co-{op}", ops)
+            f1 = figure(runs, f"meridian-f1-co-{op}", ops)
+            et = figure(runs, f"etcd-{op}", ops)
+            print(f"| {names[op]} | {fmt_ops(f4)} | {fmt_ops(f1)} | {fmt_ops(et)} | {fmt_ratio(f4, et)} | {fmt_ratio(f1, et)} |")
     print()
     print("Latency of the successful operations, ms (median over runs of each percentile), and errors (summed over runs).")
     print()
