@@ -250,6 +250,7 @@ func TestSim(t *testing.T) {
 	if n <= 128 { // small enough to join at once
 		group = n
 	}
+	nudgeAfter := time.Duration(scale * float64(time.Second)) // 10 gossip intervals
 	var (
 		paused time.Duration
 		st     convergeStats
@@ -262,7 +263,7 @@ func TestSim(t *testing.T) {
 			return joinRetry(ctx, batch[i], joined[rand.IntN(len(joined))].Addr())
 		}, t)
 		w0 := time.Now()
-		converge(ctx, t, pools[:lo+len(batch)], time.Duration(2*scale*float64(time.Second)), &st,
+		converge(ctx, t, pools[:lo+len(batch)], nudgeAfter, &st,
 			func() bool { return falseFailures.Load() > 0 })
 		if _, ok := waitQuiet(t, 30*time.Second); !ok {
 			noisy++
@@ -373,8 +374,8 @@ func TestSim(t *testing.T) {
 	_, rssPeak := rss()
 	t.Logf("members: %d (%s profile, timescale %v, compression %v, loopback, GOMAXPROCS %d, GOGC %d, %d CPUs)",
 		n, *simProfile, scale, *simCompress, runtime.GOMAXPROCS(0), gogc(), runtime.NumCPU())
-	t.Logf("start, join and converge: %v in groups of %d (of which %v waiting for convergence and a quiet process, %d groups not quiet within 30 s, final wait %v; 2 s after a group joined, at worst %d members missed %d member views in all; push/pull nudges: %d); meanwhile %v",
-		joinTime.Round(time.Millisecond), group, paused.Round(time.Millisecond), noisy, quietWait.Round(time.Millisecond), st.worstBehind, st.worstMissing, st.nudges, joinUsage)
+	t.Logf("start, join and converge: %v in groups of %d (of which %v waiting for convergence and a quiet process, %d groups not quiet within 30 s, final wait %v; %v after a group joined, at worst %d members missed %d member views in all; push/pull nudges: %d); meanwhile %v",
+		joinTime.Round(time.Millisecond), group, paused.Round(time.Millisecond), noisy, quietWait.Round(time.Millisecond), nudgeAfter, st.worstBehind, st.worstMissing, st.nudges, joinUsage)
 	t.Logf("steady state over %v: CPU %v = %.2f cores (GC %.0f%%, runtime estimate), per member %.3f ms CPU per second (%.3f%% of a core); other processes %.2f cores; sched p99 %v; goroutines %d; heap in use %d MiB; RSS %d MiB",
 		wall.Round(time.Millisecond), cpu.Round(time.Millisecond), window.cores, 100*float64(gc1-gc0)/float64(cpu),
 		perMember, perMember/10, window.others, window.p99, runtime.NumGoroutine(), ms.HeapInuse>>20, rssWindow)
@@ -411,7 +412,7 @@ type convergeStats struct {
 // profile (RetransmitMult 2) a burst of joins leaves some members unaware
 // of a few others until the next push/pull (every 30 s at 64 members, 90 s
 // at 1000). Instead of waiting that long, members still behind nudgeAfter
-// the joins push/pull with one that sees all: Join on a joined member is
+// after the joins push/pull with one that sees all: Join on a joined member is
 // exactly that exchange. converge also returns when stop returns true.
 func converge(ctx context.Context, t *testing.T, pools []*Pool, nudgeAfter time.Duration, st *convergeStats, stop func() bool) {
 	t.Helper()
