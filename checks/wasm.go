@@ -81,11 +81,12 @@ func (p *wasmProber) probe(ctx context.Context) result {
 	}
 	res := m.Run(ctx, p.check)
 	<-p.slots
-	return result{wasmStatus(res.Status), res.Output}
+	return result{WASMStatus(res.Status), res.Output}
 }
 
-// wasmStatus maps a module's status to the check's.
-func wasmStatus(s int) string {
+// WASMStatus maps a module's status (wasm.Passing, ...) to a check's
+// (rpc.HealthPassing, ...): anything but passing or warning is critical.
+func WASMStatus(s int) string {
 	switch s {
 	case wasm.Passing:
 		return rpc.HealthPassing

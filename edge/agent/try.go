@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"meridian/checks"
 	"meridian/rpc"
 	"meridian/wasm"
 )
@@ -46,7 +47,7 @@ func (a *Agent) try(ctx context.Context, p *rpc.ChecksTryParams) (*rpc.ChecksTry
 	}
 	res := m.Run(ctx, wasm.Check{Name: "try", Args: p.Args, Grants: p.Grants,
 		Limits: wasm.Limits{Timeout: time.Duration(p.Timeout)}})
-	return &rpc.ChecksTryResult{Node: a.cfg.Node, Status: statusWord(res.Status), Output: res.Output,
+	return &rpc.ChecksTryResult{Node: a.cfg.Node, Status: checks.WASMStatus(res.Status), Output: res.Output,
 		DurationMS: float64(res.Duration.Microseconds()) / 1000, Refused: res.Refused}, nil
 }
 
@@ -73,14 +74,4 @@ func (a *Agent) tryOn(ctx context.Context, p *rpc.ChecksTryParams) (*rpc.ChecksT
 		return nil, err
 	}
 	return &out, nil
-}
-
-func statusWord(s int) string {
-	switch s {
-	case wasm.Passing:
-		return rpc.HealthPassing
-	case wasm.Warning:
-		return rpc.HealthWarning
-	}
-	return rpc.HealthCritical
 }
