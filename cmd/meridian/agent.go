@@ -207,6 +207,8 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	}
 	defer node.close()
 	node.agent.Register(api)
+	var dnsLive atomic.Pointer[dns.Server]
+	registerMetrics(api, &dnsLive)
 	node.servers = func() []string { return node.lan.servers() }
 	cfg.PeerName, cfg.PeerRPCAddr = node.lan.serverName, node.lan.serverRPC
 	log.Info("starting", "role", role, "node", cfg.Node, "dc", cfg.DC, "data_dir", cfg.DataDir,
@@ -268,6 +270,7 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 		}
 		if dnsSrv != nil {
 			defer dnsSrv.Close()
+			dnsLive.Store(dnsSrv)
 		}
 		close(ready)
 		node.lan.setReady(ctx)
@@ -402,8 +405,11 @@ func runEdge(ctx context.Context, f agentFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var dnsLive atomic.Pointer[dns.Server]
+	registerMetrics(api, &dnsLive)
 	if dnsSrv != nil {
 		defer dnsSrv.Close()
+		dnsLive.Store(dnsSrv)
 	}
 
 	serveErr := make(chan error, 1)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"meridian/edge/dns"
@@ -63,4 +64,21 @@ func stopDNS(ctx context.Context, s *dns.Server) {
 			s.Close()
 		}
 	}
+}
+
+// registerMetrics adds agent.metrics: this agent's counters (the DNS
+// interface's for now), read from the server dns points at once started.
+func registerMetrics(api *rpc.Server, srv *atomic.Pointer[dns.Server]) {
+	type metrics struct {
+		DNS *dns.Stats `json:"dns"` // null when DNS is off
+	}
+	rpc.Register(api, "agent.metrics", "This agent's counters: the DNS interface's (queries, cache hits and misses, stale answers served while the servers are unreachable, ...).",
+		func(context.Context, *struct{}) (*metrics, error) {
+			out := &metrics{}
+			if s := srv.Load(); s != nil {
+				st := s.Stats()
+				out.DNS = &st
+			}
+			return out, nil
+		})
 }
