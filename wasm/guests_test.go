@@ -1,9 +1,9 @@
 package wasm
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"meridian/wasm/wasmtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,18 +74,7 @@ func TestGuestsReproducible(t *testing.T) {
 
 func sameFile(t *testing.T, built, committed string) {
 	t.Helper()
-	a, err := os.ReadFile(built)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(committed)
-	if err != nil {
-		t.Errorf("%s: %v (run wasm/testdata/build.sh)", committed, err)
-		return
-	}
-	if !bytes.Equal(a, b) {
-		t.Errorf("%s differs from a fresh build of its source (%d vs %d bytes): run wasm/testdata/build.sh", committed, len(b), len(a))
-	}
+	wasmtest.SameBuild(t, built, committed, "wasm/testdata/build.sh")
 }
 
 // TestGoGuest runs a check built by the standard Go toolchain as a WASI

@@ -1,17 +1,15 @@
 package examples_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
+	"meridian/wasm/wasmtest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -188,19 +186,7 @@ func readJSON(t *testing.T, path string, v any) {
 
 func sameFile(t *testing.T, built, committed string) {
 	t.Helper()
-	a, err := os.ReadFile(built)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	b, err := os.ReadFile(committed)
-	if err != nil {
-		t.Errorf("%s: %v (run wasm/examples/build.sh)", committed, err)
-		return
-	}
-	if !bytes.Equal(a, b) {
-		t.Errorf("%s differs from a fresh build of its source (%d vs %d bytes): run wasm/examples/build.sh", committed, len(b), len(a))
-	}
+	wasmtest.SameBuild(t, built, committed, "wasm/examples/build.sh")
 }
 
 // TestImports: the modules import only the Meridian ABI (and, for Go, the
@@ -312,33 +298,4 @@ func (tc runCase) run(t *testing.T, m *wasm.Module) {
 	if !slices.Equal(res.Refused, tc.refused) {
 		t.Errorf("refused %q, want %q", res.Refused, tc.refused)
 	}
-}
-
-// tcpServer serves TCP connections on 127.0.0.1 with serve (each with a
-// 10 s deadline) until the test ends, and returns its address.
-func tcpServer(t *testing.T, serve func(c net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return // closed
-			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				serve(c)
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
 }

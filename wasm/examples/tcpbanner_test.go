@@ -3,6 +3,7 @@ package examples_test
 import (
 	"bufio"
 	"io"
+	"meridian/wasm/wasmtest"
 	"net"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 // redisServer answers each line it reads with reply, once.
 func redisServer(t *testing.T, reply string) string {
-	return tcpServer(t, func(c net.Conn) {
+	return wasmtest.TCPServer(t, func(c net.Conn) {
 		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
 			return
 		}
@@ -25,10 +26,10 @@ func TestTCPBanner(t *testing.T) {
 	pong := redisServer(t, "+PONG\r\n")
 	loading := redisServer(t, "-LOADING Redis is loading the dataset in memory\r\n")
 	http := redisServer(t, "HTTP/1.1 400 Bad Request\r\n\r\n")
-	banner := tcpServer(t, func(c net.Conn) { io.WriteString(c, "SSH-2.0-OpenSSH_9.2\r\n") })
+	banner := wasmtest.TCPServer(t, func(c net.Conn) { io.WriteString(c, "SSH-2.0-OpenSSH_9.2\r\n") })
 	// hangup reads the PING and closes; silent reads until the check hangs up.
 	hangup := redisServer(t, "")
-	silent := tcpServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	silent := wasmtest.TCPServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	grants := []string{pong, loading, http, banner, hangup, silent}
 
 	rt := newRuntime(t)

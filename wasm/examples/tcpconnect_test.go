@@ -1,6 +1,7 @@
 package examples_test
 
 import (
+	"meridian/wasm/wasmtest"
 	"net"
 	"testing"
 
@@ -9,8 +10,8 @@ import (
 
 // TestTCPConnect runs the WAT example against a local listener.
 func TestTCPConnect(t *testing.T) {
-	open := tcpServer(t, func(c net.Conn) {})
-	other := tcpServer(t, func(c net.Conn) {})
+	open := wasmtest.TCPServer(t, func(c net.Conn) {})
+	other := wasmtest.TCPServer(t, func(c net.Conn) {})
 	grants := []string{open}
 
 	rt := newRuntime(t)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"meridian/wasm/wasmtest"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -64,12 +64,12 @@ func TestSelfTest(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	pong := tcpServer(t, func(c net.Conn) {
+	pong := wasmtest.TCPServer(t, func(c net.Conn) {
 		if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
 			io.WriteString(c, "+PONG\r\n")
 		}
 	})
-	other := tcpServer(t, func(c net.Conn) {})
+	other := wasmtest.TCPServer(t, func(c net.Conn) {})
 
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rt, err := wasm.New(ctx, wasm.Config{Logger: logger})
@@ -118,35 +118,6 @@ func TestSelfTest(t *testing.T) {
 		!strings.Contains(res.Output, "\nmeridian: check trapped: wasm error: unreachable") {
 		t.Fatalf("abort: status %d\n%s", res.Status, res.Output)
 	}
-}
-
-// tcpServer serves TCP connections on 127.0.0.1 with serve (each with a
-// 10 s deadline) until the test ends, and returns its address.
-func tcpServer(t *testing.T, serve func(c net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return // closed
-			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				serve(c)
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
 }
 
 type testWriter struct{ t *testing.T }
