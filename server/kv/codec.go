@@ -105,6 +105,12 @@ func (d *decoder) uvarint(what string) uint64 {
 	case n < 0:
 		d.failf("%s overflows 64 bits", what)
 		return 0
+	case n > 1 && d.b[d.off+n-1] == 0:
+		// A trailing zero group: not how the encoder writes it. One
+		// value has one encoding, so decoding and encoding again gives
+		// the same bytes.
+		d.failf("%s is not minimally encoded", what)
+		return 0
 	}
 	d.off += n
 	return v
@@ -121,6 +127,12 @@ func (d *decoder) varint(what string) int64 {
 		return 0
 	case n < 0:
 		d.failf("%s overflows 64 bits", what)
+		return 0
+	case n > 1 && d.b[d.off+n-1] == 0:
+		// A trailing zero group: not how the encoder writes it. One
+		// value has one encoding, so decoding and encoding again gives
+		// the same bytes.
+		d.failf("%s is not minimally encoded", what)
 		return 0
 	}
 	d.off += n

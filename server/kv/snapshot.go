@@ -139,6 +139,10 @@ type snapReader struct {
 	buf []byte
 	// ioErr is the last error of r itself, as opposed to a format error.
 	ioErr error
+	// last and nread: the last byte ReadByte returned and how many since
+	// a record began, to refuse a length that is not minimally encoded.
+	last  byte
+	nread int
 }
 
 func (s *snapReader) ReadByte() (byte, error) {
@@ -149,6 +153,8 @@ func (s *snapReader) ReadByte() (byte, error) {
 	}
 	s.one[0] = c
 	s.crc = crc32.Update(s.crc, castagnoli, s.one[:])
+	s.last = c
+	s.nread++
 	return c, nil
 }
 
@@ -174,9 +180,13 @@ func (s *snapReader) full(n uint64) ([]byte, error) {
 }
 
 func (s *snapReader) record() ([]byte, error) {
+	s.nread = 0
 	n, err := binary.ReadUvarint(s)
 	if err != nil {
 		return nil, err
+	}
+	if s.nread > 1 && s.last == 0 {
+		return nil, errors.New("record length is not minimally encoded")
 	}
 	return s.full(n)
 }
