@@ -39,7 +39,6 @@ func Digest(body []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-
 // modulePut stores c.Module (idempotent) and points c.ModuleName at it.
 func (b *Batch) modulePut(index uint64, c *Command) (existed bool, err error) {
 	m := c.Module
