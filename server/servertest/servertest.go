@@ -63,9 +63,16 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.KVShards == 0 {
 		o.KVShards = 4
 	}
+	// Distinct ports: a port just closed can be handed out again at once.
 	peers := make([]rpc.Peer, o.Servers)
+	seen := map[string]bool{}
 	for i := range peers {
-		peers[i] = rpc.Peer{Node: fmt.Sprintf("s%d", i+1), RaftAddr: FreePort(t)}
+		addr := FreePort(t)
+		for seen[addr] {
+			addr = FreePort(t)
+		}
+		seen[addr] = true
+		peers[i] = rpc.Peer{Node: fmt.Sprintf("s%d", i+1), RaftAddr: addr}
 	}
 	// dragonboat logs through slog from here on (once per process).
 	raftnode.RouteLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
