@@ -50,17 +50,7 @@ func TestGuestsReproducible(t *testing.T) {
 		if testing.Short() {
 			t.Skip("-short: not building the Go guest")
 		}
-		want, err := os.ReadFile("testdata/goguest/GOVERSION")
-		if err != nil {
-			t.Fatal(err)
-		}
-		have, err := exec.Command("go", "env", "GOVERSION").Output()
-		if err != nil {
-			t.Skipf("no go command: %v", err)
-		}
-		if w, h := strings.TrimSpace(string(want)), strings.TrimSpace(string(have)); w != h {
-			t.Skipf("testdata/goguest.wasm was built with %s, the toolchain is %s: run wasm/testdata/build.sh", w, h)
-		}
+		wasmtest.SameGoToolchain(t, "testdata/goguest/GOVERSION", "wasm/testdata/build.sh")
 		out := filepath.Join(t.TempDir(), "goguest.wasm")
 		cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-buildmode=c-shared", "-o", out, ".")
 		cmd.Dir = filepath.Join("testdata", "goguest")

@@ -84,17 +84,7 @@ func TestReproducible(t *testing.T) {
 		if testing.Short() {
 			t.Skip("-short: not building the Go examples")
 		}
-		want, err := os.ReadFile("testdata/GOVERSION")
-		if err != nil {
-			t.Fatal(err)
-		}
-		have, err := exec.Command("go", "env", "GOVERSION").Output()
-		if err != nil {
-			t.Skipf("no go command: %v", err)
-		}
-		if w, h := strings.TrimSpace(string(want)), strings.TrimSpace(string(have)); w != h {
-			t.Skipf("the examples were built with %s, the toolchain is %s: run wasm/examples/build.sh", w, h)
-		}
+		wasmtest.SameGoToolchain(t, "testdata/GOVERSION", "wasm/examples/build.sh")
 		dir := t.TempDir()
 		// One go build per example (c-shared takes one main package), one
 		// after the other: the first fills the build cache (the SDK and the

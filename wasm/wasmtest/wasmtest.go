@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"net"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,5 +58,23 @@ func SameBuild(t testing.TB, built, committed, script string) {
 	}
 	if !bytes.Equal(a, b) {
 		t.Errorf("%s differs from a fresh build of its source (%d vs %d bytes): run %s", committed, len(b), len(a), script)
+	}
+}
+
+// SameGoToolchain skips t unless the go command's version is the one
+// recorded in versionFile, with which the committed modules were built
+// (Go's output changes between releases); script rebuilds them.
+func SameGoToolchain(t testing.TB, versionFile, script string) {
+	t.Helper()
+	want, err := os.ReadFile(versionFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		t.Skipf("no go command: %v", err)
+	}
+	if w, h := strings.TrimSpace(string(want)), strings.TrimSpace(string(have)); w != h {
+		t.Skipf("built with %s, the toolchain is %s: run %s", w, h, script)
 	}
 }
