@@ -42,6 +42,8 @@ type ClientConfig struct {
 	// as one JSON-RPC batch when one returns (coalesce.go). 0: every call
 	// is its own request.
 	Coalesce int
+	// Header is added to every request (e.g. ForwardedHeader).
+	Header http.Header
 }
 
 // DefaultClientConfig returns a configuration for the local agent.
@@ -100,7 +102,8 @@ type Client struct {
 	router *router // nil unless RouteToLeaders
 
 	coalesce int
-	lanes    sync.Map // url -> *lane
+	header   http.Header // ClientConfig.Header
+	lanes    sync.Map    // url -> *lane
 }
 
 // NewClient returns a Client for cfg.
@@ -108,7 +111,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{timeout: cfg.Timeout, hc: cfg.HTTPClient, coalesce: cfg.Coalesce}
+	c := &Client{timeout: cfg.Timeout, hc: cfg.HTTPClient, coalesce: cfg.Coalesce, header: cfg.Header.Clone()}
 	if err := c.SetAddrs(cfg.Addrs); err != nil {
 		return nil, err
 	}
@@ -212,29 +215,31 @@ func (c *Client) leaderOf(method string, params any) string {
 	if c.router == nil {
 		return ""
 	}
-	var key string
+	var key, dc string
 	prefix := false
 	switch p := params.(type) {
 	case *KVGetParams:
-		key = p.Key
+		key, dc = p.Key, p.DC
 	case *KVPutParams:
-		key = p.Key
+		key, dc = p.Key, p.DC
 	case *KVDeleteParams:
-		key, prefix = p.Key, p.Recurse
+		key, prefix, dc = p.Key, p.Recurse, p.DC
 	case *KVListParams:
-		key, prefix = p.Prefix, true
+		key, prefix, dc = p.Prefix, true, p.DC
 	case KVGetParams:
-		key = p.Key
+		key, dc = p.Key, p.DC
 	case KVPutParams:
-		key = p.Key
+		key, dc = p.Key, p.DC
 	case KVDeleteParams:
-		key, prefix = p.Key, p.Recurse
+		key, prefix, dc = p.Key, p.Recurse, p.DC
 	case KVListParams:
-		key, prefix = p.Prefix, true
+		key, prefix, dc = p.Prefix, true, p.DC
 	default:
 		return ""
 	}
-	if _, ok := routedMethods[method]; !ok || key == "" {
+	// The leader table is of the local datacenter: a call naming one
+	// (perhaps another) goes to any server, which forwards it.
+	if _, ok := routedMethods[method]; !ok || key == "" || dc != "" {
 		return ""
 	}
 	return c.router.leaderFor(key, prefix)
@@ -265,6 +270,10 @@ func (c *Client) leaderOfBody(body []byte) string {
 			}
 		case "recurse":
 			recurse = string(v) == "true"
+		case "dc":
+			if string(v) != `""` && string(v) != "null" {
+				return "" // see leaderOf
+			}
 		}
 	}
 	if key == "" {
@@ -325,11 +334,10 @@ func (c *Client) Forward(ctx context.Context, body []byte) ([]byte, error) {
 	}
 	var answer []byte
 	err := c.each(ctx, c.leaderOfBody(body), func(url string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req, err := c.newRequest(ctx, url, body)
 		if err != nil {
-			return fmt.Errorf("rpc: %w", err)
+			return err
 		}
-		req.Header.Set("Content-Type", "application/json")
 		resp, err := c.hc.Do(req)
 		if err != nil {
 			return &transportError{err}
@@ -443,6 +451,20 @@ func encodeCall(method string, params any, id uint64) ([]byte, error) {
 	return bytes.Clone(buf.b.Bytes()), nil
 }
 
+// newRequest is a POST of a JSON-RPC body to url.
+func (c *Client) newRequest(ctx context.Context, url string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("rpc: %w", err)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	return req, nil
+}
+
 // response is the answer to one call; Result holds the caller's pointer so
 // the result is decoded in place, in one pass.
 type response struct {
@@ -453,12 +475,10 @@ type response struct {
 }
 
 func (c *Client) post(ctx context.Context, url string, body []byte, id uint64, result any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := c.newRequest(ctx, url, body)
 	if err != nil {
-		return fmt.Errorf("rpc: %w", err)
+		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return &transportError{err}

@@ -204,12 +204,10 @@ type batchAnswer struct {
 
 // postRaw posts a batch and decodes the array of answers.
 func (c *Client) postRaw(ctx context.Context, url string, body []byte) ([]batchAnswer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := c.newRequest(ctx, url, body)
 	if err != nil {
-		return nil, fmt.Errorf("rpc: %w", err)
+		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, &transportError{err}

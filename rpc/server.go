@@ -35,6 +35,12 @@ type ServerConfig struct {
 	// ForwardDiscover sends rpc.discover to Forward too: behind an edge
 	// the API is the servers'.
 	ForwardDiscover bool
+	// DC is the datacenter of this server, and RemoteDC, when set, serves
+	// every call to a method with a "dc" param naming another datacenter
+	// (dc.go): it gets the request object as received and returns the
+	// remote answer as is. Unset, such calls run here.
+	DC       string
+	RemoteDC func(ctx context.Context, dc string, request []byte) ([]byte, error)
 }
 
 // DefaultServerConfig returns the default configuration.
@@ -76,8 +82,9 @@ type MethodInfo struct {
 // method is a registered method: its description and a call function that
 // decodes params into the method's own type, with no reflection of ours.
 type method struct {
-	info MethodInfo
-	call func(ctx context.Context, params []byte) (any, error)
+	info    MethodInfo
+	call    func(ctx context.Context, params []byte) (any, error)
+	takesDC bool // its params have a "dc" member: ServerConfig.RemoteDC may serve it
 }
 
 // registry is an immutable snapshot of the methods. Register replaces it,
@@ -144,7 +151,8 @@ func register[P, R any](s *Server, name, summary string, fn func(ctx context.Con
 		panic(fmt.Sprintf("rpc: method %q: params type %v is not a struct", name, pt))
 	}
 	m := &method{
-		info: MethodInfo{Name: name, Summary: summary, Params: pt, Result: reflect.TypeFor[R]()},
+		info:    MethodInfo{Name: name, Summary: summary, Params: pt, Result: reflect.TypeFor[R]()},
+		takesDC: takesDC(pt),
 		call: func(ctx context.Context, raw []byte) (any, error) {
 			p := new(P)
 			if err := decodeParams(raw, p, pt); err != nil {
@@ -215,9 +223,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	ctx := r.Context()
+	if from := r.Header.Get(ForwardedHeader); from != "" {
+		ctx = WithForwarded(ctx, from)
+	}
 	out := getBuf()
 	defer putBuf(out)
-	s.handle(r.Context(), in.b.Bytes(), out)
+	s.handle(ctx, in.b.Bytes(), out)
 	if out.b.Len() == 0 {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -382,6 +394,10 @@ func (s *Server) serve(ctx context.Context, req *request, out *buffer) {
 		if !req.notification() {
 			writeError(out, req.id, ToError(fmt.Errorf("%w: %s", ErrMethodNotFound, quoteName(req.method))))
 		}
+		return
+	}
+	if dc := s.remoteDC(req); dc != "" {
+		s.forwardDC(ctx, dc, req, out)
 		return
 	}
 	start := out.b.Len()

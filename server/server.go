@@ -258,9 +258,13 @@ func (s *Server) callCtx(ctx context.Context, timeout rpc.Duration) (context.Con
 	return ctx, cancel, nil
 }
 
+// checkDC refuses a call for another datacenter that reached a method
+// here: calls arriving over HTTP leave for their datacenter before
+// (Federation, rpc.ServerConfig.RemoteDC); this catches in-process calls
+// and servers run without a WAN pool.
 func (s *Server) checkDC(dc string) error {
 	if dc != "" && dc != s.cfg.DC {
-		return fmt.Errorf("%w: %q (this server is in %q; cross-datacenter calls are not available yet)", rpc.ErrUnknownDC, dc, s.cfg.DC)
+		return fmt.Errorf("%w: %q (this server is in %q and does not forward to other datacenters here)", rpc.ErrUnknownDC, dc, s.cfg.DC)
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ type agentFlags struct {
 	lanAddr, configDir        string
 	gossipProfile             string
 	join                      []string
+	wanAddr                   string   // servers
+	joinWAN                   []string // servers
 	bootstrapExpect           int
 	kvShards                  int
 	logLevel, logDB           string
@@ -55,7 +57,7 @@ func (f *agentFlags) register(fs *flag.FlagSet, role string) {
 	if role == "dev" {
 		profile = "local"
 	}
-	fs.StringVar(&f.gossipProfile, "gossip-profile", profile, "gossip timings: lan, or local (loopback and tests: fast failure detection)")
+	fs.StringVar(&f.gossipProfile, "gossip-profile", profile, "gossip timings: lan, or local (loopback and tests: fast failure detection; a server's WAN pool then uses local timings too)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.dns.register(fs)
 	if role == "edge" {
@@ -67,6 +69,11 @@ func (f *agentFlags) register(fs *flag.FlagSet, role string) {
 		fs.StringVar(&f.peers, "peers", "", "every server of the datacenter: NAME=RAFTADDR,... (this one included); or use -bootstrap-expect with -join")
 		fs.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "form a new datacenter once this many servers (this one included) see each other in gossip")
 		fs.StringVar(&f.logDB, "raft-logdb", "small", "Raft LogDB memory preset: tiny (~256 MB), small (~1 GB) or default")
+		fs.StringVar(&f.wanAddr, "wan-addr", "127.0.0.1:7302", "WAN gossip address of this server (UDP and TCP): the pool of every datacenter's servers")
+		fs.Func("join-wan", "address of a WAN gossip member (a server of any datacenter) to join (repeatable; retried, and re-joined every 30 s)", func(v string) error {
+			f.joinWAN = append(f.joinWAN, v)
+			return nil
+		})
 	} else {
 		f.logDB = "tiny"
 	}
@@ -160,7 +167,10 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	// new server may still be forming: until the server's methods are
 	// registered, calls to them are told to retry.
 	var registered atomic.Bool
+	fed := server.NewFederation(f.dc, log.With("component", "federation"))
+	defer fed.Close()
 	rc := rpc.DefaultServerConfig()
+	rc.DC, rc.RemoteDC = f.dc, fed.Forward
 	rc.Forward = func(_ context.Context, req []byte) ([]byte, error) {
 		var env struct {
 			Method string `json:"method"`
@@ -207,6 +217,7 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	}
 	defer node.close()
 	node.agent.Register(api)
+	fed.Register(api)
 	var dnsLive atomic.Pointer[dns.Server]
 	registerMetrics(api, &dnsLive)
 	node.servers = func() []string { return node.lan.servers() }
@@ -274,9 +285,22 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 		}
 		close(ready)
 		node.lan.setReady(ctx)
+		if role == "server" {
+			// The WAN pool only once the shards run: other datacenters
+			// forward to the servers they see there.
+			w, err := startWAN(f, front.Addr(), fed, log)
+			if err != nil {
+				return fmt.Errorf("WAN gossip: %w", err)
+			}
+			defer w.pool.Close()
+			node.wan.Store(w)
+		}
 		log.Info("ready", "rpc", "http://"+front.Addr()+"/rpc", "dns", f.dns.addr, "took", time.Since(started).Round(time.Millisecond))
 	}
 	node.run(ctx, func(ctx context.Context) {
+		if w := node.wan.Load(); w != nil {
+			w.sync() // fresh round trips for dc.list
+		}
 		// Gossip feeds the catalog's node checks; only the system
 		// shard's leader writes.
 		if err := srv.Reconcile(ctx, node.lan.serverMembers()); err != nil && ctx.Err() == nil {
@@ -293,6 +317,9 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	if context.Cause(ctx) == errLeave {
 		// Only a leave tells the others this node is gone for good; a
 		// server stopped for a restart stays a member, as Consul's do.
+		if w := node.wan.Load(); w != nil {
+			w.pool.Leave(2 * time.Second)
+		}
 		node.leave()
 	}
 	stopDNS(sctx, dnsSrv)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	edgeagent "meridian/edge/agent"
@@ -19,6 +20,7 @@ type node struct {
 	agent   *edgeagent.Agent
 	wasm    *wasmChecks
 	servers func() []string
+	wan     atomic.Pointer[wan] // a server's WAN pool, once it runs
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -46,7 +48,15 @@ func startNode(ctx context.Context, f agentFlags, role string, meta gossip.Meta,
 		}
 		return n.servers()
 	}
-	ac.Members = l.rpcMembers
+	ac.Members = func(wan bool) []rpc.Member {
+		if !wan {
+			return l.rpcMembers(false)
+		}
+		if w := n.wan.Load(); w != nil {
+			return w.rpcMembers()
+		}
+		return nil // an edge, or a server not ready yet: not in the WAN pool
+	}
 	ac.ConfigDir, ac.DataDir = f.configDir, f.dataDir
 	ac.Logger = log.With("component", "agent")
 	ac.Checks.Logger = log

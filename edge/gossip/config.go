@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -42,6 +43,10 @@ type Config struct {
 	// own port is assumed). New retries in the background with exponential
 	// backoff until one join succeeds; see Pool.Joined.
 	Join []string
+	// Rejoin, if above 0, joins the Join addresses again about that often
+	// once the first join succeeded, so that a split pool heals (servers
+	// do it on the WAN pool).
+	Rejoin time.Duration
 	// Events, if set, receives membership changes in order, from one
 	// goroutine owned by the pool, including those of the local member. It
 	// must not block long and must not call Leave or Close.

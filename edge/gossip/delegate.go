@@ -1,6 +1,8 @@
 package gossip
 
 import (
+	"time"
+
 	"github.com/hashicorp/memberlist"
 )
 
@@ -12,7 +14,23 @@ type delegate struct{ p *Pool }
 var (
 	_ memberlist.Delegate      = (*delegate)(nil)
 	_ memberlist.EventDelegate = (*delegate)(nil)
+	_ memberlist.PingDelegate  = (*delegate)(nil)
 )
+
+func (d *delegate) AckPayload() []byte { return nil }
+
+// NotifyPingComplete records the round trip of a direct probe of other,
+// smoothed (an exponentially weighted mean, 1/4 to the new sample) so that
+// one slow probe does not reorder datacenters.
+func (d *delegate) NotifyPingComplete(other *memberlist.Node, rtt time.Duration, _ []byte) {
+	p := d.p
+	p.rttMu.Lock()
+	defer p.rttMu.Unlock()
+	if old, ok := p.rtts[other.Name]; ok {
+		rtt = old + (rtt-old)/4
+	}
+	p.rtts[other.Name] = rtt
+}
 
 // NodeMeta returns the encoded local metadata, validated to fit limit.
 func (d *delegate) NodeMeta(limit int) []byte {
@@ -57,6 +75,9 @@ func (p *Pool) observe(kind EventKind, n *memberlist.Node, st State) {
 		p.members[m.Name] = Member{Name: m.Name, Addr: m.Addr, Meta: m.Meta.clone(), State: st}
 	} else {
 		delete(p.members, m.Name)
+		p.rttMu.Lock()
+		delete(p.rtts, m.Name)
+		p.rttMu.Unlock()
 	}
 	stopping := p.stopping
 	p.mu.Unlock()

@@ -39,6 +39,7 @@ func (p *Pool) joinLoop(addrs []string) {
 		n, err := p.join(p.ctx, addrs)
 		if err == nil {
 			p.logger.Info("joined gossip pool", "contacted", n, "attempts", attempt)
+			p.rejoinLoop(addrs)
 			return
 		}
 		if p.ctx.Err() != nil {
@@ -55,10 +56,34 @@ func (p *Pool) joinLoop(addrs []string) {
 		case <-t.C:
 		case <-p.joined: // joined through Pool.Join
 			t.Stop()
+			p.rejoinLoop(addrs)
 			return
 		case <-p.ctx.Done():
 			t.Stop()
 			return
+		}
+	}
+}
+
+// rejoinLoop joins addrs again every Config.Rejoin (jittered) until the
+// pool closes, so that a pool split in two (a partition that outlived
+// failure detection, or one side restarted with only the other's
+// addresses) heals by itself. A join of a member already known is one
+// push/pull exchange.
+func (p *Pool) rejoinLoop(addrs []string) {
+	if p.rejoin <= 0 {
+		return
+	}
+	for {
+		t := time.NewTimer(jitter(p.rejoin, rand.Float64()) + p.rejoin/2)
+		select {
+		case <-t.C:
+		case <-p.ctx.Done():
+			t.Stop()
+			return
+		}
+		if _, err := p.join(p.ctx, addrs); err != nil && p.ctx.Err() == nil {
+			p.logger.Debug("gossip re-join failed", "err", err)
 		}
 	}
 }

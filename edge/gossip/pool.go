@@ -56,6 +56,11 @@ type Pool struct {
 	meta    Meta
 	metaRaw []byte
 
+	rejoin time.Duration // Config.Rejoin
+
+	rttMu sync.Mutex
+	rtts  map[string]time.Duration // smoothed probe round trips by member name
+
 	joined       chan struct{}
 	joinedOnce   sync.Once
 	joinAttempts atomic.Int64 // background join attempts, for tests
@@ -80,6 +85,8 @@ func New(cfg Config) (*Pool, error) {
 		meta:    cfg.Meta,
 		metaRaw: raw,
 		joined:  make(chan struct{}),
+		rejoin:  cfg.Rejoin,
+		rtts:    make(map[string]time.Duration),
 	}
 	if cfg.Events != nil {
 		p.events = newEventQueue(cfg.Events)
@@ -93,6 +100,7 @@ func New(cfg Config) (*Pool, error) {
 	d := &delegate{p}
 	mc.Delegate = d
 	mc.Events = d
+	mc.Ping = d
 	mc.Logger = memberlistLogger(logger)
 	ml, err := memberlist.Create(mc) // calls NotifyJoin for the local member
 	if err != nil {
@@ -358,4 +366,15 @@ func (p *Pool) closeLocked() error {
 		return fmt.Errorf("gossip: shut down memberlist: %w", err)
 	}
 	return nil
+}
+
+// RTT returns the smoothed round-trip time of this member's direct probes
+// of member name, and false until one completed. memberlist probes one
+// member per probe interval in turn, so in a pool of N a figure is at
+// most about N probe intervals old.
+func (p *Pool) RTT(name string) (time.Duration, bool) {
+	p.rttMu.Lock()
+	defer p.rttMu.Unlock()
+	d, ok := p.rtts[name]
+	return d, ok
 }

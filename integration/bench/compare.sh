@@ -218,13 +218,13 @@ stop_all
 
 # --- 2. three meridian servers ----------------------------------------
 wait_quiet
-read -r h1 h2 h3 r1 r2 r3 l1 l2 l3 < <(free_ports 9)
+read -r h1 h2 h3 r1 r2 r3 l1 l2 l3 w1 w2 w3 < <(free_ports 12)
 peers="s1=127.0.0.1:$r1,s2=127.0.0.1:$r2,s3=127.0.0.1:$r3"
 log "meridian servers on 127.0.0.1:$h1,$h2,$h3"
 for i in 1 2 3; do
-	h=h$i r=r$i l=l$i
+	h=h$i r=r$i l=l$i w=w$i
 	"$work/meridian" server -node "s$i" -data-dir "$work/s$i" -raft-addr "127.0.0.1:${!r}" \
-		-http-addr "127.0.0.1:${!h}" -lan-addr "127.0.0.1:${!l}" -dns-addr 127.0.0.1:0 -join "127.0.0.1:$l1" \
+		-http-addr "127.0.0.1:${!h}" -lan-addr "127.0.0.1:${!l}" -wan-addr "127.0.0.1:${!w}" -dns-addr 127.0.0.1:0 -join "127.0.0.1:$l1" \
 		-peers "$peers" -log-level warn 2>"$OUT/logs/s$i.log" &
 	pids+=($!)
 done

@@ -29,6 +29,11 @@ type Options struct {
 	LogDB string
 	// Args are more flags for every server, after the ones Start sets.
 	Args []string
+	// DC is the datacenter's name (default "dc1").
+	DC string
+	// JoinWAN are WAN gossip addresses (a server of another datacenter,
+	// WANAddr) every server joins; each server has its own -wan-addr.
+	JoinWAN []string
 	// Bootstrap forms the datacenter from gossip (-bootstrap-expect and
 	// -join) instead of a static -peers list.
 	Bootstrap bool
@@ -54,6 +59,9 @@ func DefaultOptions() Options {
 
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
+	if o.DC == "" {
+		o.DC = "dc1"
+	}
 	if o.Servers == 0 {
 		o.Servers = d.Servers
 	}
@@ -111,6 +119,7 @@ type member struct {
 	raftAddr string
 	httpAddr string
 	lanAddr  string
+	wanAddr  string // servers
 	dataDir  string
 	args     []string
 	sink     *logSink
@@ -171,7 +180,7 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 	}
 	t.Cleanup(c.cleanup)
 
-	pp, err := FreePorts(3 * opts.Servers)
+	pp, err := FreePorts(4 * opts.Servers)
 	if err != nil {
 		return nil, err
 	}
@@ -179,9 +188,10 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 	for i := range opts.Servers {
 		m := &member{
 			node:     "s" + strconv.Itoa(i+1),
-			raftAddr: "127.0.0.1:" + strconv.Itoa(pp[3*i]),
-			httpAddr: "127.0.0.1:" + strconv.Itoa(pp[3*i+1]),
-			lanAddr:  "127.0.0.1:" + strconv.Itoa(pp[3*i+2]),
+			raftAddr: "127.0.0.1:" + strconv.Itoa(pp[4*i]),
+			httpAddr: "127.0.0.1:" + strconv.Itoa(pp[4*i+1]),
+			lanAddr:  "127.0.0.1:" + strconv.Itoa(pp[4*i+2]),
+			wanAddr:  "127.0.0.1:" + strconv.Itoa(pp[4*i+3]),
 		}
 		m.dataDir = filepath.Join(dir, m.node)
 		m.sink = newLogSink(m.node, func(line string) { t.Log(line) })
@@ -196,11 +206,15 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 			"-http-addr", m.httpAddr,
 			"-lan-addr", m.lanAddr, "-dns-addr", "127.0.0.1:0",
 			"-join", c.members[0].lanAddr,
+			"-dc", opts.DC, "-wan-addr", m.wanAddr,
 			"-gossip-profile", "local",
 			"-kv-shards", strconv.Itoa(opts.KVShards),
 			"-log-level", opts.LogLevel,
 			"-raft-logdb", opts.LogDB,
 		}, opts.Args...)
+		for _, a := range opts.JoinWAN {
+			m.args = append(m.args, "-join-wan", a)
+		}
 		if opts.Bootstrap {
 			m.args = append(m.args, "-bootstrap-expect", strconv.Itoa(opts.Servers))
 		} else {
@@ -338,6 +352,12 @@ func (c *Cluster) HTTPAddr(i int) string { return c.member(i).httpAddr }
 
 // RaftAddr is server i's Raft address.
 func (c *Cluster) RaftAddr(i int) string { return c.member(i).raftAddr }
+
+// WANAddr is server i's WAN gossip address.
+func (c *Cluster) WANAddr(i int) string { return c.member(i).wanAddr }
+
+// DC is the cluster's datacenter.
+func (c *Cluster) DC() string { return c.opts.DC }
 
 // DataDir is server i's data directory.
 func (c *Cluster) DataDir(i int) string { return c.member(i).dataDir }

@@ -38,6 +38,7 @@ func (c *Cluster) AddEdgeVia(via int, node string, args ...string) int {
 		"-http-addr", m.httpAddr,
 		"-lan-addr", m.lanAddr, "-dns-addr", "127.0.0.1:0",
 		"-join", c.member(via).lanAddr,
+		"-dc", c.opts.DC,
 		"-gossip-profile", "local",
 		"-log-level", c.opts.LogLevel,
 	}, args...)

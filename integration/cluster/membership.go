@@ -13,7 +13,7 @@ import (
 // is ready (its shards have leaders).
 func (c *Cluster) AddServer() int {
 	c.t.Helper()
-	pp, err := FreePorts(3)
+	pp, err := FreePorts(4)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -24,6 +24,7 @@ func (c *Cluster) AddServer() int {
 		raftAddr: "127.0.0.1:" + strconv.Itoa(pp[0]),
 		httpAddr: "127.0.0.1:" + strconv.Itoa(pp[1]),
 		lanAddr:  "127.0.0.1:" + strconv.Itoa(pp[2]),
+		wanAddr:  "127.0.0.1:" + strconv.Itoa(pp[3]),
 	}
 	m.dataDir = filepath.Join(c.dir, m.node)
 	m.sink = newLogSink(m.node, func(line string) { c.t.Log(line) })
@@ -34,10 +35,14 @@ func (c *Cluster) AddServer() int {
 		"-http-addr", m.httpAddr,
 		"-lan-addr", m.lanAddr, "-dns-addr", "127.0.0.1:0",
 		"-join", c.members[0].lanAddr,
+		"-dc", c.opts.DC, "-wan-addr", m.wanAddr,
 		"-gossip-profile", "local",
 		"-log-level", c.opts.LogLevel,
 		"-raft-logdb", c.opts.LogDB,
 	}, c.opts.Args...)
+	for _, a := range c.opts.JoinWAN {
+		m.args = append(m.args, "-join-wan", a)
+	}
 	cl, err := rpc.NewClient(rpc.ClientConfig{Addrs: []string{m.httpAddr}})
 	if err != nil {
 		c.mu.Unlock()

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"meridian/edge/gossip"
+	"meridian/rpc"
+	"meridian/server"
+)
+
+// wan is a server's membership in the WAN pool: the servers of every
+// datacenter. It feeds the server's Federation (forwarding, dc.list) on
+// every change and answers agent.members with wan set.
+type wan struct {
+	pool *gossip.Pool
+	fed  *server.Federation
+	dc   string
+
+	mu      sync.Mutex
+	members map[string]gossip.Member // last known state by name, dead ones included
+}
+
+// WAN re-join intervals: Consul's retry-join-wan default, and a short one
+// for loopback tests.
+const (
+	wanRejoin      = 30 * time.Second
+	wanRejoinLocal = 3 * time.Second
+)
+
+// wanName is a server's name in the WAN pool, unique across datacenters.
+func wanName(node, dc string) string { return node + "." + dc }
+
+// startWAN joins the WAN pool as this server (-wan-addr, -join-wan).
+func startWAN(f agentFlags, rpcAddr string, fed *server.Federation, log *slog.Logger) (*wan, error) {
+	w := &wan{fed: fed, dc: f.dc, members: map[string]gossip.Member{}}
+	gc := gossip.DefaultConfig()
+	gc.Name = wanName(f.node, f.dc)
+	gc.BindAddr = f.wanAddr
+	gc.Meta = gossip.Meta{Role: gossip.RoleServer, DC: f.dc, RPCAddr: rpcAddr, Version: version}
+	gc.Profile, gc.Rejoin = gossip.ProfileWAN, wanRejoin
+	if f.gossipProfile == gossip.ProfileLocal {
+		gc.Profile, gc.Rejoin = gossip.ProfileLocal, wanRejoinLocal
+	}
+	gc.Join = f.joinWAN
+	gc.Label = "meridian-wan"
+	gc.Logger = log.With("component", "gossip-wan")
+	gc.Events = w.event
+	p, err := gossip.New(gc)
+	if err != nil {
+		return nil, err
+	}
+	w.pool = p
+	return w, nil
+}
+
+func (w *wan) event(e gossip.Event) {
+	m := e.Member
+	switch e.Kind {
+	case gossip.EventLeave:
+		m.State = gossip.StateLeft
+	case gossip.EventFailed:
+		m.State = gossip.StateDead
+	}
+	w.mu.Lock()
+	w.members[m.Name] = m
+	w.mu.Unlock()
+	w.sync()
+}
+
+// sync gives the Federation the pool as it is now, round trips included.
+func (w *wan) sync() {
+	var out []server.WANServer
+	for _, m := range w.snapshot() {
+		if m.Meta.Role != gossip.RoleServer || m.Meta.DC == "" || m.State == gossip.StateLeft {
+			continue
+		}
+		rtt, _ := w.pool.RTT(m.Name)
+		out = append(out, server.WANServer{Name: m.Name, DC: m.Meta.DC, RPCAddr: m.Meta.RPCAddr,
+			Alive: m.State == gossip.StateAlive || m.State == gossip.StateSuspect, RTT: rtt})
+	}
+	w.fed.Update(out)
+}
+
+func (w *wan) snapshot() []gossip.Member {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]gossip.Member, 0, len(w.members))
+	for _, m := range w.members {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// rpcMembers lists the pool for agent.members {wan: true}.
+func (w *wan) rpcMembers() []rpc.Member {
+	var out []rpc.Member
+	for _, m := range w.snapshot() {
+		out = append(out, rpc.Member{Name: m.Name, Addr: m.Addr, Role: string(m.Meta.Role), DC: m.Meta.DC,
+			Status: string(m.State), RPCAddr: m.Meta.RPCAddr})
+	}
+	return out
+}
