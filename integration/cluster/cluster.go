@@ -31,8 +31,9 @@ type Options struct {
 	Args []string
 	// DC is the datacenter's name (default "dc1").
 	DC string
-	// JoinWAN are WAN gossip addresses (a server of another datacenter,
-	// WANAddr) every server joins; each server has its own -wan-addr.
+	// JoinWAN are more WAN gossip addresses (a server of another
+	// datacenter, WANAddr) every server joins; each server has its own
+	// -wan-addr and joins the first server's.
 	JoinWAN []string
 	// Bootstrap forms the datacenter from gossip (-bootstrap-expect and
 	// -join) instead of a static -peers list.
@@ -206,7 +207,7 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 			"-http-addr", m.httpAddr,
 			"-lan-addr", m.lanAddr, "-dns-addr", "127.0.0.1:0",
 			"-join", c.members[0].lanAddr,
-			"-dc", opts.DC, "-wan-addr", m.wanAddr,
+			"-dc", opts.DC, "-wan-addr", m.wanAddr, "-join-wan", c.members[0].wanAddr,
 			"-gossip-profile", "local",
 			"-kv-shards", strconv.Itoa(opts.KVShards),
 			"-log-level", opts.LogLevel,

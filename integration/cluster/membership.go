@@ -35,7 +35,7 @@ func (c *Cluster) AddServer() int {
 		"-http-addr", m.httpAddr,
 		"-lan-addr", m.lanAddr, "-dns-addr", "127.0.0.1:0",
 		"-join", c.members[0].lanAddr,
-		"-dc", c.opts.DC, "-wan-addr", m.wanAddr,
+		"-dc", c.opts.DC, "-wan-addr", m.wanAddr, "-join-wan", c.members[0].wanAddr,
 		"-gossip-profile", "local",
 		"-log-level", c.opts.LogLevel,
 		"-raft-logdb", c.opts.LogDB,
