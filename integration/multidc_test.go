@@ -177,6 +177,11 @@ func TestMultiDC(t *testing.T) {
 	if err := e1.Call(ctx, rpc.MethodKVPut, rpc.KVPutParams{Key: "app/one", Value: []byte("1")}, &pr); err != nil || !pr.OK {
 		t.Fatalf("dc1 kv.put while dc2 is down: %v", err)
 	}
+	// DNS for dc2 at dc1's edge answers from its cache: dc2 is known,
+	// only unreachable (never NXDOMAIN, which resolvers would cache).
+	if r, err := dnsQuery(dnsAddr, "api.service.dc2.meridian.", mdns.TypeSRV); err != nil || r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("api.service.dc2 with dc2 down: %v, %v; want the cached answer", r, err)
+	}
 
 	// dc2 back: reachable again through dc1, nothing else restarted.
 	for i := range dc2.N() {

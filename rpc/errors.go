@@ -39,6 +39,10 @@ var (
 	ErrTimeout        = errors.New("timed out (retryable)")
 	ErrUnavailable    = errors.New("server unavailable (retryable)")
 	ErrUnknownDC      = errors.New("unknown datacenter")
+	// ErrDCUnreachable is a known datacenter with no live or answering
+	// server: CodeUnknownDC too, told apart by data.dc_unreachable (a DNS
+	// cache keeps serving what it had, instead of NXDOMAIN).
+	ErrDCUnreachable = errors.New("datacenter unreachable")
 	ErrTooLarge       = errors.New("request too large")
 	ErrMethodNotFound = errors.New("method not found")
 	ErrNotFound       = errors.New("not found")
@@ -55,6 +59,7 @@ var codeTable = []struct {
 	{context.DeadlineExceeded, CodeTimeout},
 	{ErrUnavailable, CodeUnavailable},
 	{context.Canceled, CodeUnavailable},
+	{ErrDCUnreachable, CodeUnknownDC},
 	{ErrUnknownDC, CodeUnknownDC},
 	{ErrTooLarge, CodeTooLarge},
 	{ErrMethodNotFound, CodeMethodNotFound},
@@ -69,9 +74,11 @@ type Error struct {
 	Data    *ErrorData `json:"data,omitempty"`
 }
 
-// ErrorData says whether a retry may succeed.
+// ErrorData says whether a retry may succeed, and for CodeUnknownDC
+// whether the datacenter is known but unreachable.
 type ErrorData struct {
-	Retryable bool `json:"retryable"`
+	Retryable     bool `json:"retryable"`
+	DCUnreachable bool `json:"dc_unreachable,omitempty"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("rpc error %d: %s", e.Code, e.Message) }
@@ -81,6 +88,9 @@ func (e *Error) Is(target error) bool {
 	// A server's answer is never this caller's own context ending.
 	if target == context.Canceled || target == context.DeadlineExceeded {
 		return false
+	}
+	if target == ErrDCUnreachable {
+		return e.Code == CodeUnknownDC && e.Data != nil && e.Data.DCUnreachable
 	}
 	for _, row := range codeTable {
 		if row.err == target {
@@ -126,6 +136,9 @@ func ToError(err error) *Error {
 	e := &Error{Code: code, Message: err.Error()}
 	if IsRetryable(code) {
 		e.Data = &ErrorData{Retryable: true}
+	}
+	if errors.Is(err, ErrDCUnreachable) {
+		e.Data = &ErrorData{DCUnreachable: true}
 	}
 	return e
 }

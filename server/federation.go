@@ -120,7 +120,7 @@ func (f *Federation) Forward(ctx context.Context, dc string, request []byte) ([]
 	case r == nil && !known:
 		return nil, fmt.Errorf("%w: %q: no such datacenter in the WAN pool (known: %s)", rpc.ErrUnknownDC, dc, strings.Join(f.names(), ", "))
 	case r == nil:
-		return nil, fmt.Errorf("%w: %q: no live server of that datacenter in the WAN pool", rpc.ErrUnknownDC, dc)
+		return nil, fmt.Errorf("%w: %q: no live server of that datacenter in the WAN pool", rpc.ErrDCUnreachable, dc)
 	}
 	ctx, cancel := context.WithTimeout(ctx, forwardBound(request))
 	defer cancel()
@@ -129,7 +129,7 @@ func (f *Federation) Forward(ctx context.Context, dc string, request []byte) ([]
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: datacenter %q did not answer in time: %v", rpc.ErrTimeout, dc, err)
 		}
-		return nil, fmt.Errorf("%w: %q: no server of that datacenter answered: %v", rpc.ErrUnknownDC, dc, err)
+		return nil, fmt.Errorf("%w: %q: no server of that datacenter answered: %v", rpc.ErrDCUnreachable, dc, err)
 	}
 	return answer, nil
 }

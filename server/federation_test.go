@@ -103,17 +103,23 @@ func TestFederationForward(t *testing.T) {
 		t.Errorf("test.plain: %+v, %v", plain, err)
 	}
 
-	for _, tc := range []struct{ dc, want string }{
-		{"dc9", `"dc9": no such datacenter`},
-		{"dc5", `"dc5": no live server`},
-		{"dc4", `"dc4": no server of that datacenter answered`},
-		{"dc3", "at most once"},
+	for _, tc := range []struct {
+		dc, want    string
+		unreachable bool
+	}{
+		{"dc9", `"dc9": no such datacenter`, false},
+		{"dc5", `"dc5": no live server`, true},
+		{"dc4", `"dc4": no server of that datacenter answered`, true},
+		{"dc3", "at most once", false},
 	} {
 		start := time.Now()
 		_, err := where(tc.dc)
 		var re *rpc.Error
 		if !errors.As(err, &re) || re.Code != rpc.CodeUnknownDC || !strings.Contains(re.Message, tc.want) {
 			t.Errorf("test.where dc %q: %v; want code %d saying %q", tc.dc, err, rpc.CodeUnknownDC, tc.want)
+		}
+		if got := errors.Is(err, rpc.ErrDCUnreachable); got != tc.unreachable || !errors.Is(err, rpc.ErrUnknownDC) {
+			t.Errorf("test.where dc %q: unreachable %v, want %v (data %+v)", tc.dc, got, tc.unreachable, re.Data)
 		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("test.where dc %q took %v to fail", tc.dc, d)

@@ -84,7 +84,9 @@ func (s *Server) fetch(ctx context.Context, k key, index uint64, wait time.Durat
 			d = &data{index: r.Index, health: s.buildHealth(k, r.Instances)}
 		}
 	}
-	if errors.Is(err, rpc.ErrUnknownDC) {
+	// A datacenter the servers know but cannot reach is a fetch error
+	// (the cache keeps what it had); only an unknown one is NXDOMAIN.
+	if errors.Is(err, rpc.ErrUnknownDC) && !errors.Is(err, rpc.ErrDCUnreachable) {
 		return &data{unknownDC: true}, nil
 	}
 	return d, err
