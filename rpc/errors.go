@@ -34,15 +34,15 @@ const (
 // Sentinel errors of the public contract. Servers wrap them with %w; the
 // table in Code maps them to JSON-RPC codes at the boundary.
 var (
-	ErrInvalidParams  = errors.New("invalid params")
-	ErrNoLeader       = errors.New("no leader for the shard (retryable)")
-	ErrTimeout        = errors.New("timed out (retryable)")
-	ErrUnavailable    = errors.New("server unavailable (retryable)")
-	ErrUnknownDC      = errors.New("unknown datacenter")
+	ErrInvalidParams = errors.New("invalid params")
+	ErrNoLeader      = errors.New("no leader for the shard (retryable)")
+	ErrTimeout       = errors.New("timed out (retryable)")
+	ErrUnavailable   = errors.New("server unavailable (retryable)")
+	ErrUnknownDC     = errors.New("unknown datacenter")
 	// ErrDCUnreachable is a known datacenter with no live or answering
 	// server: CodeUnknownDC too, told apart by data.dc_unreachable (a DNS
 	// cache keeps serving what it had, instead of NXDOMAIN).
-	ErrDCUnreachable = errors.New("datacenter unreachable")
+	ErrDCUnreachable  = errors.New("datacenter unreachable")
 	ErrTooLarge       = errors.New("request too large")
 	ErrMethodNotFound = errors.New("method not found")
 	ErrNotFound       = errors.New("not found")
