@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,6 +101,18 @@ func TestMultiDC(t *testing.T) {
 	}
 	if err := e1.Call(ctx, rpc.MethodKVGet, rpc.KVGetParams{Key: "app/dc"}, &got); err != nil || got.Entry != nil {
 		t.Fatalf("kv.get in dc1: %+v, %v; want absent (nothing is replicated between datacenters)", got.Entry, err)
+	}
+
+	// The CLI's -dc, and `meridian dc`, through dc1's edge.
+	edge1 := dc1.EdgeHTTPAddr(0)
+	if out, errOut, code := cli(t, "", "", "kv", "get", "-http-addr", edge1, "-dc", "dc2", "app/dc"); code != 0 || out != "two\n" {
+		t.Fatalf("meridian kv get -dc dc2: exit %d, %q, %q", code, out, errOut)
+	}
+	if out, errOut, code := cli(t, "", "", "kv", "get", "-http-addr", edge1, "-dc", "nowhere", "app/dc"); code != 1 || !strings.Contains(errOut, `"nowhere": no such datacenter`) {
+		t.Fatalf("meridian kv get -dc nowhere: exit %d, %q, %q; want exit 1 naming the datacenter", code, out, errOut)
+	}
+	if out, errOut, code := cli(t, "", "", "dc", "-http-addr", edge1); code != 0 || !regexp.MustCompile(`(?s)^DC .*\ndc1 \(local\) +3 +3 .*\ndc2 +3 +3 `).MatchString(out) {
+		t.Fatalf("meridian dc: exit %d, %q, %q", code, out, errOut)
 	}
 
 	// A blocking read of dc2 through dc1 wakes on a write in dc2.

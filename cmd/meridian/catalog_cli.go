@@ -15,11 +15,12 @@ import (
 
 func runMembers(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("members", "meridian members [flags]", stderr)
+	wan := v.fs.Bool("wan", false, "the WAN pool (every datacenter's servers; ask a server)")
 	if !v.parse(args, 0, 0) {
 		return 2
 	}
 	var res rpc.AgentMembersResult
-	if err := v.call(rpc.MethodAgentMembers, rpc.AgentMembersParams{}, &res, true); err != nil {
+	if err := v.call(rpc.MethodAgentMembers, rpc.AgentMembersParams{WAN: *wan}, &res, true); err != nil {
 		return v.fail(err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -41,6 +42,7 @@ func runServices(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	v := newVerb("services", "meridian services [flags] [NAME]   (no NAME: every service; NAME: its healthy instances)\n       meridian services register FILE.json | deregister ID", stderr)
+	v.dcFlag()
 	all := v.fs.Bool("all", false, "with NAME: every instance, not only passing ones")
 	wait := v.fs.Duration("wait", 0, "with NAME: wait up to this long for at least one instance (blocking queries)")
 	if !v.parse(args, 0, 1) {
@@ -50,7 +52,7 @@ func runServices(args []string, stdout, stderr io.Writer) int {
 	defer tw.Flush()
 	if v.fs.NArg() == 0 {
 		var res rpc.CatalogServicesResult
-		if err := v.call(rpc.MethodCatalogServices, rpc.CatalogServicesParams{}, &res, true); err != nil {
+		if err := v.call(rpc.MethodCatalogServices, rpc.CatalogServicesParams{ReadOptions: rpc.ReadOptions{DC: v.dc}}, &res, true); err != nil {
 			return v.fail(err)
 		}
 		names := make([]string, 0, len(res.Services))
@@ -69,6 +71,7 @@ func runServices(args []string, stdout, stderr io.Writer) int {
 	deadline := time.Now().Add(*wait)
 	for {
 		p := rpc.HealthServiceParams{Name: v.fs.Arg(0), PassingOnly: &passing}
+		p.DC = v.dc
 		if res.Index > 0 {
 			// Block until the instances change, or the wait ends.
 			p.Index, p.Wait = res.Index, rpc.Duration(time.Until(deadline))
@@ -144,5 +147,32 @@ func runLeave(args []string, stdout, stderr io.Writer) int {
 		return v.fail(err)
 	}
 	fmt.Fprintln(stdout, "left")
+	return 0
+}
+
+// runDC lists the datacenters the WAN pool knows (dc.list).
+func runDC(args []string, stdout, stderr io.Writer) int {
+	v := newVerb("dc", "meridian dc [flags]   (the datacenters, this one first, then nearest first)", stderr)
+	if !v.parse(args, 0, 0) {
+		return 2
+	}
+	var res rpc.DCListResult
+	if err := v.call(rpc.MethodDCList, rpc.DCListParams{}, &res, true); err != nil {
+		return v.fail(err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DC	SERVERS	LIVE	RTT")
+	for _, d := range res.DCs {
+		rtt := "-"
+		if d.RTTMS != nil {
+			rtt = fmt.Sprintf("%.2fms", *d.RTTMS)
+		}
+		name := d.Name
+		if d.Local {
+			name += " (local)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", name, d.Servers, d.LiveServers, rtt)
+	}
+	tw.Flush()
 	return 0
 }

@@ -22,7 +22,13 @@ type verb struct {
 	fs      *flag.FlagSet
 	addr    string
 	timeout time.Duration
+	dc      string // -dc, for the verbs that call dcFlag
 	stderr  io.Writer
+}
+
+// dcFlag adds -dc: the datacenter whose data the verb reads or writes.
+func (v *verb) dcFlag() {
+	v.fs.StringVar(&v.dc, "dc", "", "datacenter (default: the agent's own)")
 }
 
 func newVerb(name, usage string, stderr io.Writer) *verb {
@@ -116,6 +122,7 @@ func (o *optUint) Set(s string) error {
 
 func kvPut(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("kv put", "meridian kv put [flags] KEY VALUE   (VALUE - reads stdin)", stderr)
+	v.dcFlag()
 	flags := v.fs.Uint64("flags", 0, "opaque flags stored with the key")
 	var cas optUint
 	v.fs.Var(&cas, "cas", "write only if the key's modify index is this (0: only if absent)")
@@ -131,6 +138,7 @@ func kvPut(args []string, stdout, stderr io.Writer) int {
 		value = b
 	}
 	p := &rpc.KVPutParams{Key: v.fs.Arg(0), Value: value, Flags: *flags}
+	p.DC = v.dc
 	if cas.set {
 		p.CAS = &cas.v
 	}
@@ -147,12 +155,14 @@ func kvPut(args []string, stdout, stderr io.Writer) int {
 
 func kvGet(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("kv get", "meridian kv get [flags] KEY", stderr)
+	v.dcFlag()
 	detailed := v.fs.Bool("detailed", false, "print the entry with its indexes as JSON")
 	stale := v.fs.Bool("stale", false, "read the agent's local replica (may be behind)")
 	if !v.parse(args, 1, 1) {
 		return 2
 	}
 	p := &rpc.KVGetParams{Key: v.fs.Arg(0)}
+	p.DC = v.dc
 	if *stale {
 		p.Consistency = rpc.ConsistencyStale
 	}
@@ -175,12 +185,14 @@ func kvGet(args []string, stdout, stderr io.Writer) int {
 
 func kvList(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("kv list", "meridian kv list [flags] [PREFIX]", stderr)
+	v.dcFlag()
 	keys := v.fs.Bool("keys", false, "list key names only")
 	sep := v.fs.String("separator", "", "list one level: keys up to this separator (e.g. /)")
 	if !v.parse(args, 0, 1) {
 		return 2
 	}
 	p := &rpc.KVListParams{Prefix: v.fs.Arg(0), KeysOnly: *keys, Separator: *sep}
+	p.DC = v.dc
 	var res rpc.KVListResult
 	if err := v.call(rpc.MethodKVList, p, &res, true); err != nil {
 		return v.fail(err)
@@ -196,6 +208,7 @@ func kvList(args []string, stdout, stderr io.Writer) int {
 
 func kvDelete(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("kv delete", "meridian kv delete [flags] KEY", stderr)
+	v.dcFlag()
 	recurse := v.fs.Bool("recurse", false, "delete every key under the prefix KEY")
 	var cas optUint
 	v.fs.Var(&cas, "cas", "delete only if the key's modify index is this")
@@ -203,6 +216,7 @@ func kvDelete(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	p := &rpc.KVDeleteParams{Key: v.fs.Arg(0), Recurse: *recurse}
+	p.DC = v.dc
 	if cas.set {
 		p.CAS = &cas.v
 	}

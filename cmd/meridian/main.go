@@ -23,7 +23,8 @@ Client (talk to an agent, -http-addr or MERIDIAN_HTTP_ADDR, default 127.0.0.1:75
   status     leader, peers and shards
   services   list services; NAME: its healthy instances; register FILE, deregister ID
   checks     WASM check modules: submit FILE, try MODULE, list, delete MODULE
-  members    the gossip pool as the agent sees it
+  members    the gossip pool as the agent sees it (-wan: every datacenter's servers)
+  dc         the datacenters, nearest first (kv and services take -dc to use another)
   leave      the agent leaves the datacenter and stops (a server leaves every shard first)
   bench kv   a load generator for the KV API
 
@@ -57,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBench(rest, stdout, stderr)
 	case "members":
 		return runMembers(rest, stdout, stderr)
+	case "dc":
+		return runDC(rest, stdout, stderr)
 	case "services":
 		return runServices(rest, stdout, stderr)
 	case "leave":
