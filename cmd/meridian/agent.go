@@ -88,6 +88,7 @@ func parsePeers(s string) ([]rpc.Peer, error) {
 			continue
 		}
 		name, addr, ok := strings.Cut(part, "=")
+		name, addr = strings.TrimSpace(name), strings.TrimSpace(addr)
 		if !ok || name == "" || addr == "" {
 			return nil, fmt.Errorf("-peers: %q is not NAME=HOST:PORT", part)
 		}
