@@ -21,11 +21,14 @@ type dataMeta struct {
 	KVShards int    `json:"kv_shards"`
 	// ReplicaID is this server's replica ID in every shard, once known.
 	ReplicaID uint64 `json:"replica_id,omitempty"`
+	// Checksum covers the fields above (datadir.go).
+	Checksum string `json:"checksum,omitempty"`
 }
 
 // saveMeta rewrites the record atomically.
 func saveMeta(dir string, m dataMeta) error {
 	path := filepath.Join(dir, metaFile)
+	m.Checksum = metaChecksum(m)
 	out, _ := json.MarshalIndent(m, "", "  ")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(out, '\n'), 0o644); err != nil {
@@ -73,6 +76,10 @@ func loadMeta(dir, dc, node string, kvShards int) (dataMeta, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("server: %s is corrupt (%v); it records the shard count and must not be guessed", path, err)
 	}
+	hasSum, err := verifyMeta(path, m)
+	if err != nil {
+		return m, err
+	}
 	if m.KVShards < 1 || m.KVShards > shard.MaxKVShards {
 		return m, fmt.Errorf("server: %s records %d KV shards, want 1-%d: the file is corrupt", path, m.KVShards, shard.MaxKVShards)
 	}
@@ -81,6 +88,9 @@ func loadMeta(dir, dc, node string, kvShards int) (dataMeta, error) {
 	}
 	if m.DC != dc || m.Node != node {
 		return m, fmt.Errorf("%w: %s is node %q of %q, not %q of %q", ErrDataDirMismatch, dir, m.Node, m.DC, node, dc)
+	}
+	if !hasSum {
+		return m, saveMeta(dir, m) // a record from before checksums gets one
 	}
 	return m, nil
 }

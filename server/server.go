@@ -197,7 +197,7 @@ func New(cfg Config) (*Server, error) {
 	rc.Shards = shard.All(meta.KVShards)
 	rc.Machine = newMachine
 	rc.Logger = cfg.Logger.With("component", "raft")
-	host, err := raftnode.New(rc)
+	host, err := openRaft(cfg.DataDir, rc)
 	if err != nil {
 		return nil, err
 	}

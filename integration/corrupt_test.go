@@ -1,0 +1,315 @@
+package integration
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"meridian/integration/cluster"
+	"meridian/rpc"
+	"meridian/server/raftnode"
+)
+
+// TestCorruptDataDir damages, one kind at a time, each kind of file a
+// server's data directory holds, and starts the server on it: it must
+// exit with a non-zero status and an error that names the file, never
+// serve what is left, and never die of a bare panic. The files are:
+// meridian.json (ours, with a checksum), dragonboat's flag files
+// (raft/dragonboat.ds, raft/NODEHOST.ID, each snapshot's
+// snapshot.metadata), the snapshot files (*.gbsnap) and the LogDB's
+// (Pebble's CURRENT and tables). Last, the undamaged directory starts and
+// serves every key: the checks do not refuse a good directory.
+//
+// Not covered, and reported in issue 7: Pebble replays a write-ahead log
+// (raft/.../logdb-0/*.log) up to its first damaged or missing record and
+// drops the rest without a word (see TestCorruptWALKnownGap).
+func TestCorruptDataDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: starts a server a dozen times")
+	}
+	c, want := corruptFixture(t)
+	dir := c.DataDir(0)
+	pristine := t.TempDir()
+	copyDir(t, dir, pristine)
+	files := dataFiles(t, dir)
+	t.Logf("data directory files: %v", sortedKeys(files))
+
+	type damage struct {
+		name string
+		file string // a regexp of the path under the data directory
+		do   func(path string) error
+		want string // in the error, besides the file's name
+		// optional: the file may not exist (a LogDB table exists once
+		// Pebble flushed its memtable), or not be in use
+		optional bool
+	}
+	cases := []damage{
+		{"meridian.json truncated", `^meridian\.json$`, truncateTo(20), "is corrupt", false},
+		{"meridian.json edited", `^meridian\.json$`, replaceIn(`"kv_shards": 1`, `"kv_shards": 3`), "checksum mismatch", false},
+		{"dragonboat.ds truncated", `^raft/dragonboat\.ds$`, truncateTo(30), "checksum mismatch", false},
+		{"NODEHOST.ID damaged", `^raft/NODEHOST\.ID$`, flipAt(10), "checksum mismatch", false},
+		{"snapshot.metadata damaged", `/snapshot-[0-9A-F]{16}/snapshot\.metadata$`, flipAt(40), "checksum mismatch", false},
+		{"snapshot truncated", `/snapshot-[0-9A-F]{16}/[^/]+\.gbsnap$`, truncateBy(100), "truncated", false},
+		{"snapshot damaged", `/snapshot-[0-9A-F]{16}/[^/]+\.gbsnap$`, flipAt(4096), "checksum mismatch", false},
+		{"LogDB CURRENT truncated", `/logdb-0/CURRENT$`, truncateTo(5), "malformed", false},
+		{"LogDB table truncated", `/logdb-0/[0-9]+\.sst$`, truncateTo(1000), "size mismatch", true},
+	}
+	for _, tc := range cases {
+		rel := ""
+		for f := range files {
+			if regexp.MustCompile(tc.file).MatchString(f) {
+				rel = f
+				break
+			}
+		}
+		if rel == "" && tc.optional {
+			t.Logf("%s: no file matches %s in this run", tc.name, tc.file)
+			continue
+		}
+		if rel == "" {
+			t.Errorf("%s: no file matches %s in the data directory", tc.name, tc.file)
+			continue
+		}
+		restoreDir(t, pristine, dir)
+		if err := tc.do(filepath.Join(dir, rel)); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		code, out, running := c.RestartExpectingExit(0, 15*time.Second)
+		if running && tc.optional {
+			// A table that a compaction replaced may be left until
+			// Pebble deletes it: damaging it is harmless. The server
+			// must then serve every key.
+			c.Restart(0)
+			ctx := within(t, 60*time.Second)
+			if err := c.WaitReady(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := list(ctx, c.Client(0), "corrupt/", rpc.ConsistencyDefault)
+			if d := diff(got, want); err != nil || d != "" {
+				t.Errorf("%s (%s): the server started and serves: %v %s", tc.name, rel, err, d)
+			} else {
+				t.Logf("%s (%s): not a table in use; the server serves every key", tc.name, rel)
+			}
+			c.Kill(0)
+			continue
+		}
+		problem := ""
+		switch {
+		case running:
+			problem = "still running after 15 s"
+		case code == 0:
+			problem = "exited with status 0"
+		case strings.Contains(out, "panic:") || strings.Contains(out, "goroutine "):
+			problem = "died of a panic"
+		case !strings.Contains(out, filepath.Base(rel)):
+			problem = "its error does not name " + filepath.Base(rel)
+		case !strings.Contains(out, tc.want):
+			problem = fmt.Sprintf("its error does not say %q", tc.want)
+		}
+		if problem != "" {
+			t.Errorf("%s (%s): the server %s; its output:\n%s", tc.name, rel, problem, lastLinesOf(out, 15))
+			continue
+		}
+		t.Logf("%s: exit status %d: %s", tc.name, code, errorLine(out))
+	}
+
+	restoreDir(t, pristine, dir)
+	c.Restart(0)
+	ctx := within(t, 60*time.Second)
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if err := retryRead(t, ctx, "list after restoring the directory", func(ctx context.Context) (err error) {
+		got, _, err = list(ctx, c.Client(0), "corrupt/", rpc.ConsistencyDefault)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(got, want); d != "" {
+		t.Errorf("the undamaged directory: %s", d)
+	}
+}
+
+var corruptWAL = flag.Bool("corrupt.wal", false, "TestCorruptWALKnownGap: run it (it fails today: a truncated write-ahead log is replayed silently)")
+
+// TestCorruptWALKnownGap truncates the LogDB's newest write-ahead log of a
+// single server that acknowledged every write: the server should refuse
+// to start, or at least serve every acknowledged key. Today it starts and
+// serves fewer keys, without a word (Pebble takes a damaged record for the
+// end of the log). Opt-in with -args -corrupt.wal until that is fixed.
+func TestCorruptWALKnownGap(t *testing.T) {
+	if !*corruptWAL {
+		t.Skip("known gap, reported in issue 7: a truncated write-ahead log is replayed silently; run with -args -corrupt.wal")
+	}
+	c, want := corruptFixture(t)
+	dir := c.DataDir(0)
+	var wal string
+	var newest time.Time
+	for f := range dataFiles(t, dir) {
+		if strings.HasSuffix(f, ".log") && strings.Contains(f, "logdb-") {
+			st, err := os.Stat(filepath.Join(dir, f))
+			if err == nil && st.Size() > 4096 && st.ModTime().After(newest) {
+				wal, newest = f, st.ModTime()
+			}
+		}
+	}
+	if wal == "" {
+		t.Fatal("no write-ahead log in the data directory")
+	}
+	if err := truncateBy(4096)(filepath.Join(dir, wal)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, running := c.RestartExpectingExit(0, 15*time.Second)
+	if !running {
+		t.Logf("the server refused the truncated %s: status %d: %s", wal, code, errorLine(out))
+		return
+	}
+	c.Restart(0)
+	ctx := within(t, 60*time.Second)
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := list(ctx, c.Client(0), "corrupt/", rpc.ConsistencyDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(got, want); d != "" {
+		t.Errorf("started on a truncated %s and serves: %s", wal, d)
+	}
+}
+
+// corruptFixture starts one server with one KV shard, writes past a
+// snapshot (raftnode.DefaultConfig's SnapshotEntries) so that the data
+// directory holds every kind of file, and stops it.
+func corruptFixture(t *testing.T) (*cluster.Cluster, map[string]string) {
+	c := cluster.Start(t, cluster.Options{Servers: 1, KVShards: 1})
+	ctx := within(t, 90*time.Second)
+	want := map[string]string{}
+	n := int(raftnode.DefaultConfig().SnapshotEntries) + 500
+	for i := range n {
+		want[fmt.Sprintf("corrupt/k%05d", i)] = fmt.Sprintf("value %d", i)
+	}
+	if err := putBatches(ctx, []string{c.HTTPAddr(0)}, want); err != nil {
+		t.Fatal(err)
+	}
+	// A finished snapshot: snapshot-<index>/ (not .generating) with its
+	// metadata, written last.
+	finished := regexp.MustCompile(`/snapshot-[0-9A-F]{16}/snapshot\.metadata$`)
+	if err := cluster.Eventually(ctx, "a finished snapshot", func(context.Context) error {
+		for f := range dataFiles(t, c.DataDir(0)) {
+			if finished.MatchString(f) {
+				return nil
+			}
+		}
+		return fmt.Errorf("none yet")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.Kill(0)
+	return c, want
+}
+
+// dataFiles lists the files under dir, by path relative to it (slashes).
+func dataFiles(t *testing.T, dir string) map[string]bool {
+	out := map[string]bool{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		out[filepath.ToSlash(rel)] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if out, err := exec.Command("cp", "-a", from+"/.", to).CombinedOutput(); err != nil {
+		t.Fatalf("cp -a %s %s: %v\n%s", from, to, err, out)
+	}
+}
+
+// restoreDir makes dir a copy of pristine again.
+func restoreDir(t *testing.T, pristine, dir string) {
+	t.Helper()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, pristine, dir)
+}
+
+func truncateTo(n int64) func(string) error {
+	return func(path string) error { return os.Truncate(path, n) }
+}
+
+func truncateBy(n int64) func(string) error {
+	return func(path string) error {
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		return os.Truncate(path, max(0, st.Size()-n))
+	}
+}
+
+// flipAt inverts 4 bytes at offset off (or the last 4 of a shorter file).
+func flipAt(off int) func(string) error {
+	return func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if len(b) < 4 {
+			return fmt.Errorf("%s: only %d bytes", path, len(b))
+		}
+		off := min(off, len(b)-4)
+		for i := off; i < off+4; i++ {
+			b[i] ^= 0xff
+		}
+		return os.WriteFile(path, b, 0o644)
+	}
+}
+
+func replaceIn(old, new string) func(string) error {
+	return func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), old) {
+			return fmt.Errorf("%s does not hold %q: %s", path, old, b)
+		}
+		return os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644)
+	}
+}
+
+// errorLine picks the line of a server's output that says why it stopped.
+func errorLine(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "level=ERROR") {
+			return l
+		}
+	}
+	return lastLinesOf(out, 1)
+}
+
+func lastLinesOf(out string, n int) string {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

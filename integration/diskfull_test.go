@@ -1,0 +1,184 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"meridian/integration/cluster"
+	"meridian/rpc"
+	"meridian/server/shard"
+)
+
+// TestDiskFull puts one server's data directory of three on a small tmpfs
+// (mounted by the test: it skips, saying why, where mounting is not
+// permitted) and fills it with a filler file. What happens, by design of
+// the LogDB (Pebble under dragonboat): the server goes on while its
+// preallocated write-ahead log has room, and exits (status 2) when a
+// write finds none, with "no space left on device" and the file's path
+// in its output. The test checks that: the full server exits and says
+// so; writes and reads go on through the other two servers, and every
+// write is acknowledged; once the filler is removed, the server restarts
+// from its directory, catches up and serves every key.
+func TestDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: fills a disk")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	// Before Start: cleanups run last in, first out, so the tmpfs is
+	// unmounted after the cluster's cleanup has killed the servers.
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v: %s): this test needs root with CAP_SYS_ADMIN", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+		}
+	})
+	c := cluster.Start(t, cluster.Options{Servers: 3, KVShards: 1})
+	ctx := within(t, 120*time.Second)
+	const full = 0
+	dir := c.DataDir(full)
+
+	// Move server 0's data directory onto the tmpfs, at the same path.
+	c.Kill(full)
+	if err := os.Rename(dir, dir+".disk"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(mnt, dir); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, dir+".disk", mnt)
+	c.Restart(full)
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]string{"full/before": "x"}
+	if err := putBatches(ctx, c.HTTPAddrs(), before); err != nil {
+		t.Fatal(err)
+	}
+
+	c.ExpectExit(full)
+	filler := filepath.Join(mnt, "filler")
+	if err := fillDisk(filler); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s is full", mnt)
+
+	// Write through the other servers until the full one gives up.
+	others := []string{c.HTTPAddr(1), c.HTTPAddr(2)}
+	want := map[string]string{"full/before": "x"}
+	err := cluster.Eventually(ctx, c.Node(full)+" exits on the full disk", func(ctx context.Context) error {
+		if !c.Running(full) {
+			return nil
+		}
+		batch := map[string]string{}
+		for i := range 512 {
+			k := fmt.Sprintf("full/k%06d", len(want)+i)
+			batch[k] = strings.Repeat("v", 200)
+		}
+		if err := putBatches(ctx, others, batch); err != nil {
+			return err
+		}
+		for k, v := range batch {
+			want[k] = v
+		}
+		return fmt.Errorf("still running after %d writes", len(want))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.LastLines(full)
+	said := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "no space left on device") {
+			said = l
+			break
+		}
+	}
+	if said == "" {
+		t.Errorf("%s exited without saying the disk is full; last lines:\n%s", c.Node(full), out)
+	}
+	t.Logf("%s exited after %d writes, saying: %s", c.Node(full), len(want), said)
+
+	// The others go on: writes are acknowledged, reads answer.
+	more := map[string]string{"full/after": "y"}
+	if err := putBatches(ctx, others, more); err != nil {
+		t.Fatal(err)
+	}
+	want["full/after"] = "y"
+	for _, i := range []int{1, 2} {
+		got, _, err := list(ctx, c.Client(i), "full/", rpc.ConsistencyDefault)
+		if err != nil {
+			t.Fatalf("%s: read while %s is down: %v", c.Node(i), c.Node(full), err)
+		}
+		if d := diff(got, want); d != "" {
+			t.Errorf("%s while %s is down: %s", c.Node(i), c.Node(full), d)
+		}
+	}
+
+	// Space returns: the server starts from its directory and catches up.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(full)
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := shard.ForKey("full/", c.KVShards())
+	err = cluster.Eventually(ctx, c.Node(full)+" serves every key from its own replica", func(ctx context.Context) error {
+		got, _, err := list(ctx, c.Client(full), "full/", rpc.ConsistencyStale)
+		if err != nil {
+			return err
+		}
+		if d := diff(got, want); d != "" {
+			return errors.New(d)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := putIdempotent(ctx, c.Client(full), "full/last", "z")
+	if err != nil {
+		t.Fatalf("a write through %s after the space returned: %v", c.Node(full), err)
+	}
+	t.Logf("%s caught up; a write through it was acknowledged at index %d of %v", c.Node(full), res.Index, id)
+}
+
+// fillDisk writes zeros into path until the file system has no room left.
+func fillDisk(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				break
+			}
+			return err
+		}
+	}
+	// Whatever a smaller write still fits.
+	for _, n := range []int{64 << 10, 4 << 10, 512} {
+		for {
+			if _, err := f.Write(buf[:n]); err != nil {
+				break
+			}
+		}
+	}
+	return f.Sync()
+}
