@@ -217,6 +217,8 @@ func (f *Federation) List() []rpc.DCInfo {
 	for _, a := range byDC {
 		switch {
 		case a.info.Local:
+			// This server is one, even outside a WAN pool (dev).
+			a.info.Servers, a.info.LiveServers = max(a.info.Servers, 1), max(a.info.LiveServers, 1)
 			zero := 0.0
 			a.info.RTTMS = &zero
 		case len(a.rtts) > 0:

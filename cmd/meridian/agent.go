@@ -172,17 +172,23 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	defer fed.Close()
 	rc := rpc.DefaultServerConfig()
 	rc.DC, rc.RemoteDC = f.dc, fed.Forward
-	rc.Forward = func(_ context.Context, req []byte) ([]byte, error) {
+	var api *rpc.Server
+	rc.Forward = func(ctx context.Context, req []byte) ([]byte, error) {
+		if !registered.Load() {
+			return nil, fmt.Errorf("%w: the server is starting (forming or joining its datacenter)", rpc.ErrUnavailable)
+		}
+		if ctx.Value(redispatched{}) == nil {
+			// The call was looked up before the server's methods were
+			// registered and reached here after: serve it now, once.
+			return api.Handle(context.WithValue(ctx, redispatched{}, true), req), nil
+		}
 		var env struct {
 			Method string `json:"method"`
 		}
 		json.Unmarshal(req, &env)
-		if !registered.Load() {
-			return nil, fmt.Errorf("%w: the server is starting (forming or joining its datacenter)", rpc.ErrUnavailable)
-		}
 		return nil, fmt.Errorf("%w: %q", rpc.ErrMethodNotFound, env.Method)
 	}
-	api := rpc.NewServer(rc)
+	api = rpc.NewServer(rc)
 	var ready = make(chan struct{})
 	var uploads atomic.Pointer[http.Handler]
 	front, err := httpfront.New(httpfront.Config{
@@ -333,6 +339,10 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	log.Info("stopped")
 	return nil
 }
+
+// redispatched marks a call served again once the server's methods are
+// registered (see agent's rc.Forward).
+type redispatched struct{}
 
 // untilStop waits until ctx ends (a signal, a leave) or the HTTP front
 // fails.
