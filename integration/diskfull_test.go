@@ -182,3 +182,97 @@ func fillDisk(path string) error {
 	}
 	return f.Sync()
 }
+
+// TestDiskFullRefusesWrites: a server's data directory on a small tmpfs
+// (mounted by the test; skipped where that is not permitted) is filled
+// until less than the server's disk reserve is free. Writes then fail
+// with a clear "disk full" error, retryable, and change nothing; reads
+// keep working; once the filler is removed, writes are accepted again
+// without a restart. The server never goes down.
+func TestDiskFullRefusesWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: fills a disk")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v: %s): this test needs root with CAP_SYS_ADMIN", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+		}
+	})
+	// The reserve is at most a 20th of the filesystem: 6.4 MiB here.
+	c := cluster.Start(t, cluster.Options{Servers: 1, KVShards: 1})
+	ctx := within(t, 120*time.Second)
+	dir := c.DataDir(0)
+	c.Kill(0)
+	if err := os.Rename(dir, dir+".disk"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(mnt, dir); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, dir+".disk", mnt)
+	c.Restart(0)
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl := c.Client(0)
+	if _, err := putIdempotent(ctx, cl, "disk/before", "x"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Leave 3 MiB free: under the reserve, with room for the log.
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	filler := filepath.Join(mnt, "filler")
+	if err := os.WriteFile(filler, make([]byte, free-3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var refused error
+	err := cluster.Eventually(ctx, "writes refused for lack of space", func(ctx context.Context) error {
+		err := cl.Call(ctx, rpc.MethodKVPut, rpc.KVPutParams{Key: "disk/during", Value: []byte("no")}, nil)
+		if err == nil {
+			return errors.New("a write was accepted")
+		}
+		refused = err
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var re *rpc.Error
+	if !errors.As(refused, &re) || re.Code != rpc.CodeUnavailable || !re.Retryable() || !strings.Contains(re.Message, "disk full") {
+		t.Fatalf("a write on a full disk: %v; want a retryable -32003 saying the disk is full", refused)
+	}
+	t.Logf("refused: %s", re.Message)
+	var got rpc.KVGetResult
+	if err := cl.Call(ctx, rpc.MethodKVGet, rpc.KVGetParams{Key: "disk/before"}, &got); err != nil || got.Entry == nil || string(got.Entry.Value) != "x" {
+		t.Fatalf("a linearizable read on a full disk: %+v, %v", got.Entry, err)
+	}
+	if !c.Running(0) {
+		t.Fatal("the server stopped")
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	err = cluster.Eventually(ctx, "writes accepted once space returns", func(ctx context.Context) error {
+		_, err := putIdempotent(ctx, cl, "disk/after", "y")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Call(ctx, rpc.MethodKVGet, rpc.KVGetParams{Key: "disk/during"}, &got); err != nil || got.Entry != nil {
+		t.Fatalf("disk/during, refused, is %+v (%v); want absent", got.Entry, err)
+	}
+}

@@ -47,6 +47,10 @@ type Config struct {
 	MaxValueBytes int
 	// MaxModuleBytes caps a WASM check module (default 8 MiB).
 	MaxModuleBytes int
+	// DiskReserve: writes are refused (reads go on) while the data
+	// directory's filesystem has less free space than this (default
+	// 64 MiB, at most a 20th of the filesystem; 0 turns the guard off).
+	DiskReserve    uint64
 	DefaultTimeout time.Duration
 	MaxTimeout     time.Duration
 	DefaultWait    time.Duration
@@ -64,6 +68,7 @@ func DefaultConfig() Config {
 		Raft:           raftnode.DefaultConfig(),
 		MaxValueBytes:  512 << 10,
 		MaxModuleBytes: wasm.DefaultMaxModuleBytes,
+		DiskReserve:    64 << 20,
 		DefaultTimeout: 10 * time.Second,
 		MaxTimeout:     60 * time.Second,
 		DefaultWait:    5 * time.Minute,
@@ -204,7 +209,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		raft:     host,
+		raft:     newDiskGuard(host, cfg.DataDir, cfg.DiskReserve),
 		host:     host,
 		kvShards: meta.KVShards,
 		self:     self,

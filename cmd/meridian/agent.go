@@ -37,6 +37,7 @@ type agentFlags struct {
 	joinWAN                   []string // servers
 	bootstrapExpect           int
 	kvShards                  int
+	diskReserveMB             uint64
 	logLevel, logDB           string
 	dns                       dnsFlags
 }
@@ -64,6 +65,7 @@ func (f *agentFlags) register(fs *flag.FlagSet, role string) {
 		return
 	}
 	fs.StringVar(&f.raftAddr, "raft-addr", "127.0.0.1:7300", "Raft listen address")
+	fs.Uint64Var(&f.diskReserveMB, "disk-reserve-mb", 64, "refuse writes (reads go on) while the data directory's filesystem has less free space than this, in MiB (at most a 20th of the filesystem; 0: never)")
 	fs.IntVar(&f.kvShards, "kv-shards", 0, fmt.Sprintf("KV shards of a new datacenter (default %d; fixed once created)", shard.DefaultKVShards))
 	if role == "server" {
 		fs.StringVar(&f.peers, "peers", "", "every server of the datacenter: NAME=RAFTADDR,... (this one included); or use -bootstrap-expect with -join")
@@ -135,6 +137,7 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	cfg := server.DefaultConfig()
 	cfg.Node, cfg.DC, cfg.DataDir, cfg.KVShards = f.node, f.dc, f.dataDir, f.kvShards
 	cfg.Raft.LogDBProfile = f.logDB
+	cfg.DiskReserve = f.diskReserveMB << 20
 	cfg.Logger = log.With("component", "server")
 	cfg.RaftAddr = f.raftAddr
 	switch role {
