@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"meridian/edge/gossip"
@@ -15,9 +16,10 @@ import (
 // datacenter. It feeds the server's Federation (forwarding, dc.list) on
 // every change and answers agent.members with wan set.
 type wan struct {
-	pool *gossip.Pool
+	pool *gossip.Pool // set once gossip.New returns: events may come before
 	fed  *server.Federation
 	dc   string
+	rtt  atomic.Pointer[gossip.Pool] // pool, for sync from the event goroutine
 
 	mu      sync.Mutex
 	members map[string]gossip.Member // last known state by name, dead ones included
@@ -53,6 +55,8 @@ func startWAN(f agentFlags, rpcAddr string, fed *server.Federation, log *slog.Lo
 		return nil, err
 	}
 	w.pool = p
+	w.rtt.Store(p)
+	w.sync() // the events that came before the pool was ours
 	return w, nil
 }
 
@@ -73,11 +77,15 @@ func (w *wan) event(e gossip.Event) {
 // sync gives the Federation the pool as it is now, round trips included.
 func (w *wan) sync() {
 	var out []server.WANServer
+	pool := w.rtt.Load() // nil while gossip.New runs
 	for _, m := range w.snapshot() {
 		if m.Meta.Role != gossip.RoleServer || m.Meta.DC == "" || m.State == gossip.StateLeft {
 			continue
 		}
-		rtt, _ := w.pool.RTT(m.Name)
+		var rtt time.Duration
+		if pool != nil {
+			rtt, _ = pool.RTT(m.Name)
+		}
 		out = append(out, server.WANServer{Name: m.Name, DC: m.Meta.DC, RPCAddr: m.Meta.RPCAddr,
 			Alive: m.State == gossip.StateAlive || m.State == gossip.StateSuspect, RTT: rtt})
 	}
