@@ -19,8 +19,11 @@ import (
 
 // TestDiskFull puts one server's data directory of three on a small tmpfs
 // (mounted by the test: it skips, saying why, where mounting is not
-// permitted) and fills it with a filler file. What happens, by design of
-// the LogDB (Pebble under dragonboat): the server goes on while its
+// permitted) and fills it with a filler file; the writes then go through
+// the other two, so the full server receives them as a follower (its own
+// disk guard only refuses writes proposed through it: see
+// TestDiskFullRefusesWrites). What happens, by design of the LogDB
+// (Pebble under dragonboat): the server goes on while its
 // preallocated write-ahead log has room, and exits (status 2) when a
 // write finds none, with "no space left on device" and the file's path
 // in its output. The test checks that: the full server exits and says
@@ -31,38 +34,13 @@ func TestDiskFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: fills a disk")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
 	// Before Start: cleanups run last in, first out, so the tmpfs is
 	// unmounted after the cluster's cleanup has killed the servers.
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v: %s): this test needs root with CAP_SYS_ADMIN", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", mnt, err, out)
-		}
-	})
+	mnt := mountTmpfs(t, "48m")
 	c := cluster.Start(t, cluster.Options{Servers: 3, KVShards: 1})
 	ctx := within(t, 120*time.Second)
 	const full = 0
-	dir := c.DataDir(full)
-
-	// Move server 0's data directory onto the tmpfs, at the same path.
-	c.Kill(full)
-	if err := os.Rename(dir, dir+".disk"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(mnt, dir); err != nil {
-		t.Fatal(err)
-	}
-	copyDir(t, dir+".disk", mnt)
-	c.Restart(full)
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	moveDataDir(t, ctx, c, full, mnt)
 	before := map[string]string{"full/before": "x"}
 	if err := putBatches(ctx, c.HTTPAddrs(), before); err != nil {
 		t.Fatal(err)
@@ -193,34 +171,11 @@ func TestDiskFullRefusesWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: fills a disk")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v: %s): this test needs root with CAP_SYS_ADMIN", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", mnt, err, out)
-		}
-	})
+	mnt := mountTmpfs(t, "128m")
 	// The reserve is at most a 20th of the filesystem: 6.4 MiB here.
 	c := cluster.Start(t, cluster.Options{Servers: 1, KVShards: 1})
 	ctx := within(t, 120*time.Second)
-	dir := c.DataDir(0)
-	c.Kill(0)
-	if err := os.Rename(dir, dir+".disk"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(mnt, dir); err != nil {
-		t.Fatal(err)
-	}
-	copyDir(t, dir+".disk", mnt)
-	c.Restart(0)
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	moveDataDir(t, ctx, c, 0, mnt)
 	cl := c.Client(0)
 	if _, err := putIdempotent(ctx, cl, "disk/before", "x"); err != nil {
 		t.Fatal(err)
@@ -274,5 +229,43 @@ func TestDiskFullRefusesWrites(t *testing.T) {
 	}
 	if err := cl.Call(ctx, rpc.MethodKVGet, rpc.KVGetParams{Key: "disk/during"}, &got); err != nil || got.Entry != nil {
 		t.Fatalf("disk/during, refused, is %+v (%v); want absent", got.Entry, err)
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size (mount's syntax, "48m") on a new
+// directory, unmounted when the test ends, or skips the test saying why it
+// cannot. Call it before cluster.Start: cleanups run last in, first out.
+func mountTmpfs(t *testing.T, size string) string {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v: %s): this test needs root with CAP_SYS_ADMIN", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+		}
+	})
+	return mnt
+}
+
+// moveDataDir moves server i's data directory onto mnt, leaving a link
+// at its path, and restarts the server there.
+func moveDataDir(t *testing.T, ctx context.Context, c *cluster.Cluster, i int, mnt string) {
+	t.Helper()
+	dir := c.DataDir(i)
+	c.Kill(i)
+	if err := os.Rename(dir, dir+".disk"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(mnt, dir); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, dir+".disk", mnt)
+	c.Restart(i)
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

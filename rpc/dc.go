@@ -111,12 +111,5 @@ func (s *Server) forwardDC(ctx context.Context, dc string, req *request, out *bu
 	} else {
 		resp, err = s.cfg.RemoteDC(ctx, dc, req.raw)
 	}
-	if req.notification() {
-		return
-	}
-	if err != nil {
-		writeError(out, req.id, ToError(err))
-		return
-	}
-	out.b.Write(resp)
+	writeForwarded(out, req, resp, err)
 }

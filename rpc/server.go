@@ -440,6 +440,12 @@ func (s *Server) serve(ctx context.Context, req *request, out *buffer) {
 // forward passes a request this server has no method for to cfg.Forward.
 func (s *Server) forward(ctx context.Context, req *request, out *buffer) {
 	resp, err := s.cfg.Forward(ctx, req.raw)
+	writeForwarded(out, req, resp, err)
+}
+
+// writeForwarded writes the answer a forwarded req got, or its error,
+// unless req is a notification.
+func writeForwarded(out *buffer, req *request, resp []byte, err error) {
 	if req.notification() {
 		return
 	}

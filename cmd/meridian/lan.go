@@ -20,14 +20,58 @@ type lan struct {
 	pool *gossip.Pool
 	dc   string
 	meta gossip.Meta
-
-	mu      sync.Mutex
-	members map[string]gossip.Member
+	memberTable
 	changed chan struct{} // capacity 1: "something changed"
 }
 
+// memberTable keeps each member of a pool in its last known state, dead
+// and left ones included (gossip forgets them after a while).
+type memberTable struct {
+	mu      sync.Mutex
+	members map[string]gossip.Member
+}
+
+// record notes the member's state after event e.
+func (t *memberTable) record(e gossip.Event) {
+	m := e.Member
+	switch e.Kind {
+	case gossip.EventLeave:
+		m.State = gossip.StateLeft
+	case gossip.EventFailed:
+		m.State = gossip.StateDead
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.members == nil {
+		t.members = map[string]gossip.Member{}
+	}
+	t.members[m.Name] = m
+}
+
+// snapshot lists the members by name.
+func (t *memberTable) snapshot() []gossip.Member {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]gossip.Member, 0, len(t.members))
+	for _, m := range t.members {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// rpcMembers lists the table for agent.members.
+func (t *memberTable) rpcMembers() []rpc.Member {
+	var out []rpc.Member
+	for _, m := range t.snapshot() {
+		out = append(out, rpc.Member{Name: m.Name, Addr: m.Addr, Role: string(m.Meta.Role), DC: m.Meta.DC,
+			Status: string(m.State), RPCAddr: m.Meta.RPCAddr})
+	}
+	return out
+}
+
 func startLAN(cfg gossip.Config, log *slog.Logger) (*lan, error) {
-	l := &lan{dc: cfg.Meta.DC, meta: cfg.Meta, members: map[string]gossip.Member{}, changed: make(chan struct{}, 1)}
+	l := &lan{dc: cfg.Meta.DC, meta: cfg.Meta, changed: make(chan struct{}, 1)}
 	cfg.Events = l.event
 	cfg.Logger = log.With("component", "gossip")
 	cfg.Label = "meridian-lan-" + cfg.Meta.DC
@@ -40,31 +84,11 @@ func startLAN(cfg gossip.Config, log *slog.Logger) (*lan, error) {
 }
 
 func (l *lan) event(e gossip.Event) {
-	m := e.Member
-	switch e.Kind {
-	case gossip.EventLeave:
-		m.State = gossip.StateLeft
-	case gossip.EventFailed:
-		m.State = gossip.StateDead
-	}
-	l.mu.Lock()
-	l.members[m.Name] = m
-	l.mu.Unlock()
+	l.record(e)
 	select {
 	case l.changed <- struct{}{}:
 	default:
 	}
-}
-
-func (l *lan) snapshot() []gossip.Member {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make([]gossip.Member, 0, len(l.members))
-	for _, m := range l.members {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 // servers returns the RPC addresses of the live, ready servers of our
@@ -76,19 +100,6 @@ func (l *lan) servers() []string {
 			m.Meta.Tags[readyTag] == "1" && (m.State == gossip.StateAlive || m.State == gossip.StateSuspect) {
 			out = append(out, m.Meta.RPCAddr)
 		}
-	}
-	return out
-}
-
-// rpcMembers lists the pool for agent.members.
-func (l *lan) rpcMembers(wan bool) []rpc.Member {
-	if wan {
-		return nil
-	}
-	var out []rpc.Member
-	for _, m := range l.snapshot() {
-		out = append(out, rpc.Member{Name: m.Name, Addr: m.Addr, Role: string(m.Meta.Role), DC: m.Meta.DC,
-			Status: string(m.State), RPCAddr: m.Meta.RPCAddr})
 	}
 	return out
 }

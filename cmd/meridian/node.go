@@ -50,7 +50,7 @@ func startNode(ctx context.Context, f agentFlags, role string, meta gossip.Meta,
 	}
 	ac.Members = func(wan bool) []rpc.Member {
 		if !wan {
-			return l.rpcMembers(false)
+			return l.rpcMembers()
 		}
 		if w := n.wan.Load(); w != nil {
 			return w.rpcMembers()

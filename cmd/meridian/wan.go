@@ -2,13 +2,10 @@ package main
 
 import (
 	"log/slog"
-	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"meridian/edge/gossip"
-	"meridian/rpc"
 	"meridian/server"
 )
 
@@ -21,8 +18,7 @@ type wan struct {
 	dc   string
 	rtt  atomic.Pointer[gossip.Pool] // pool, for sync from the event goroutine
 
-	mu      sync.Mutex
-	members map[string]gossip.Member // last known state by name, dead ones included
+	memberTable
 }
 
 // WAN re-join intervals: Consul's retry-join-wan default, and a short one
@@ -37,7 +33,7 @@ func wanName(node, dc string) string { return node + "." + dc }
 
 // startWAN joins the WAN pool as this server (-wan-addr, -join-wan).
 func startWAN(f agentFlags, rpcAddr string, fed *server.Federation, log *slog.Logger) (*wan, error) {
-	w := &wan{fed: fed, dc: f.dc, members: map[string]gossip.Member{}}
+	w := &wan{fed: fed, dc: f.dc}
 	gc := gossip.DefaultConfig()
 	gc.Name = wanName(f.node, f.dc)
 	gc.BindAddr = f.wanAddr
@@ -61,16 +57,7 @@ func startWAN(f agentFlags, rpcAddr string, fed *server.Federation, log *slog.Lo
 }
 
 func (w *wan) event(e gossip.Event) {
-	m := e.Member
-	switch e.Kind {
-	case gossip.EventLeave:
-		m.State = gossip.StateLeft
-	case gossip.EventFailed:
-		m.State = gossip.StateDead
-	}
-	w.mu.Lock()
-	w.members[m.Name] = m
-	w.mu.Unlock()
+	w.record(e)
 	w.sync()
 }
 
@@ -90,25 +77,4 @@ func (w *wan) sync() {
 			Alive: m.State == gossip.StateAlive || m.State == gossip.StateSuspect, RTT: rtt})
 	}
 	w.fed.Update(out)
-}
-
-func (w *wan) snapshot() []gossip.Member {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make([]gossip.Member, 0, len(w.members))
-	for _, m := range w.members {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// rpcMembers lists the pool for agent.members {wan: true}.
-func (w *wan) rpcMembers() []rpc.Member {
-	var out []rpc.Member
-	for _, m := range w.snapshot() {
-		out = append(out, rpc.Member{Name: m.Name, Addr: m.Addr, Role: string(m.Meta.Role), DC: m.Meta.DC,
-			Status: string(m.State), RPCAddr: m.Meta.RPCAddr})
-	}
-	return out
 }
