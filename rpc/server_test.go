@@ -660,7 +660,23 @@ func TestRegisterWhileServing(t *testing.T) {
 }
 
 func BenchmarkHandleSingle(b *testing.B) {
-	s := NewServer(ServerConfig{Logger: testLogger(b)})
+	// federated: a server with RemoteDC set, so every call's params are
+	// scanned for a "dc" naming another datacenter (none here).
+	for _, federated := range []bool{false, true} {
+		b.Run(fmt.Sprintf("federated=%v", federated), func(b *testing.B) { benchmarkHandleSingle(b, federated) })
+	}
+}
+
+func benchmarkHandleSingle(b *testing.B, federated bool) {
+	cfg := ServerConfig{Logger: testLogger(b)}
+	if federated {
+		cfg.DC = "dc1"
+		cfg.RemoteDC = func(context.Context, string, []byte) ([]byte, error) {
+			b.Fatal("forwarded")
+			return nil, nil
+		}
+	}
+	s := NewServer(cfg)
 	res := &KVGetResult{Entry: &KVEntry{Key: "app/web/config", Value: []byte("hello"), CreateIndex: 3, ModifyIndex: 9}, ReadMeta: ReadMeta{Index: 9}}
 	Register(s, MethodKVGet, "", func(_ context.Context, p *KVGetParams) (*KVGetResult, error) {
 		return res, nil
