@@ -42,6 +42,8 @@ type replica struct {
 	m       Machine
 	session *client.Session
 
+	reads readRounds // linearizable reads, coalesced
+
 	mu          sync.Mutex
 	leaderGen   chan struct{} // closed and replaced when the leader changes
 	leader      shard.ReplicaID
@@ -322,6 +324,12 @@ func (h *Host) Read(ctx context.Context, id shard.ID) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.reads.read(ctx, id, func(ctx context.Context) (any, error) { return h.readIndex(ctx, r, id) })
+}
+
+// readIndex is one linearizable read: a ReadIndex round, retried while
+// the shard has no leader, then the local view once applied that far.
+func (h *Host) readIndex(ctx context.Context, r *replica, id shard.ID) (any, error) {
 	started := time.Now()
 	for attempt := 0; ; attempt++ {
 		gen := r.gen()
