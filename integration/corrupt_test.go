@@ -28,9 +28,9 @@ import (
 // (Pebble's CURRENT and tables). Last, the undamaged directory starts and
 // serves every key: the checks do not refuse a good directory.
 //
-// Not covered, and reported in issue 7: Pebble replays a write-ahead log
-// (raft/.../logdb-0/*.log) up to its first damaged or missing record and
-// drops the rest without a word (see TestCorruptWALKnownGap).
+// Write-ahead logs (raft/.../logdb-0/*.log): see TestCorruptWALMiddle
+// (damage with good records after it is refused) and
+// TestCorruptWALKnownGap (a log cut short is not detected).
 func TestCorruptDataDir(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: starts a server a dozen times")
@@ -137,6 +137,41 @@ func TestCorruptDataDir(t *testing.T) {
 	if d := diff(got, want); d != "" {
 		t.Errorf("the undamaged directory: %s", d)
 	}
+}
+
+// TestCorruptWALMiddle damages a write-ahead log of the LogDB inside its
+// records, with good records after the damage (what no crash leaves):
+// the server must refuse to start, naming the log, rather than let Pebble
+// replay it up to the damage and drop the rest.
+func TestCorruptWALMiddle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: writes past a snapshot")
+	}
+	c, _ := corruptFixture(t)
+	dir := c.DataDir(0)
+	var wal string
+	var largest int64
+	for f := range dataFiles(t, dir) {
+		if strings.HasSuffix(f, ".log") && strings.Contains(f, "logdb-") {
+			if st, err := os.Stat(filepath.Join(dir, f)); err == nil && st.Size() > largest {
+				wal, largest = f, st.Size()
+			}
+		}
+	}
+	if largest < 64<<10 {
+		t.Fatalf("no write-ahead log of two blocks or more in the data directory (largest %q, %d bytes)", wal, largest)
+	}
+	if err := flipAt(100)(filepath.Join(dir, wal)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, running := c.RestartExpectingExit(0, 15*time.Second)
+	switch {
+	case running:
+		t.Fatalf("the server started on %s damaged at byte 100", wal)
+	case code == 0 || !strings.Contains(out, filepath.Base(wal)) || !strings.Contains(out, "write-ahead log"):
+		t.Fatalf("exit status %d; want non-zero naming %s; output:\n%s", code, filepath.Base(wal), lastLinesOf(out, 15))
+	}
+	t.Logf("refused: %s", errorLine(out))
 }
 
 var corruptWAL = flag.Bool("corrupt.wal", false, "TestCorruptWALKnownGap: run it (it fails today: a truncated write-ahead log is replayed silently)")

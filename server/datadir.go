@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"meridian/server/raftnode"
 )
@@ -39,7 +40,9 @@ var ErrCorruptDataDir = errors.New("server: corrupt data directory")
 //     blocks' total size and a magic number.
 //
 // The LogDB (Pebble) checks its own files when it opens them; its errors
-// are passed on as they are, naming the file.
+// are passed on as they are, naming the file. Its write-ahead logs are
+// scanned here for damage with good records after it (walcheck.go),
+// which Pebble would drop silently.
 
 // flagFiles are dragonboat's files written by fileutil.CreateFlagFile.
 var flagFiles = map[string]bool{"dragonboat.ds": true, "NODEHOST.ID": true, "snapshot.metadata": true}
@@ -72,6 +75,8 @@ func checkDataDir(dir string) error {
 			return checkFlagFile(path)
 		case snapshotFile.MatchString(d.Name()):
 			return checkSnapshotFile(path)
+		case strings.HasSuffix(d.Name(), ".log") && strings.HasPrefix(filepath.Base(filepath.Dir(path)), "logdb-"):
+			return checkWAL(path)
 		}
 		return nil
 	})
