@@ -104,6 +104,7 @@ func New(cfg Config) (*Host, error) {
 	for id, addr := range cfg.Peers {
 		members[uint64(id)] = addr
 	}
+	restarted := map[shard.ID]bool{}
 	for _, id := range cfg.Shards {
 		rc := config.Config{
 			ShardID:            uint64(id),
@@ -119,6 +120,7 @@ func New(cfg Config) (*Host, error) {
 		switch {
 		case nh.HasNodeInfo(uint64(id), uint64(cfg.ReplicaID)):
 			initial = nil // restart: membership comes from the log
+			restarted[id] = true
 		case cfg.Join:
 			// Added to the running shard by its leader (AddServer); the
 			// log and a snapshot bring it up to date.
@@ -137,8 +139,13 @@ func New(cfg Config) (*Host, error) {
 		}
 		r.session = nh.GetNoOPSession(uint64(id))
 	}
-	h.wg.Add(1)
+	if err := h.checkApplied(restarted); err != nil {
+		nh.Close()
+		return nil, err
+	}
+	h.wg.Add(2)
 	go h.contactLoop()
+	go h.appliedLoop()
 	if cfg.BalanceInterval > 0 {
 		h.wg.Add(1)
 		go h.balanceLoop()
@@ -174,6 +181,9 @@ func (h *Host) Close() {
 		close(h.stop)
 		h.wg.Wait()
 		h.nh.Close()
+		if err := h.saveApplied(h.appliedNow()); err != nil {
+			h.log.Warn("recording the applied indexes", "err", err)
+		}
 	})
 }
 
