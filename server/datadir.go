@@ -61,6 +61,10 @@ var (
 // not check safely itself.
 func checkDataDir(dir string) error {
 	root := filepath.Join(dir, "raft")
+	// Only the newest snapshot of each replica is read whole: it is the
+	// one a restart restores and a lagging follower is sent; older ones
+	// wait to be removed. (The names' fixed-width hex index sorts them.)
+	newest := map[string]string{} // replica's snapshot directory -> file
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && path == root:
@@ -74,13 +78,25 @@ func checkDataDir(dir string) error {
 		case flagFiles[d.Name()]:
 			return checkFlagFile(path)
 		case snapshotFile.MatchString(d.Name()):
-			return checkSnapshotFile(path)
+			parent := filepath.Dir(filepath.Dir(path))
+			if path > newest[parent] {
+				newest[parent] = path
+			}
+			return nil
 		case strings.HasSuffix(d.Name(), ".log") && strings.HasPrefix(filepath.Base(filepath.Dir(path)), "logdb-"):
 			return checkWAL(path)
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	for _, path := range newest {
+		if err := checkSnapshotFile(path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkFlagFile verifies a dragonboat flag file: MD5(message)[8:16], then
