@@ -84,6 +84,13 @@ func TestMultiDC(t *testing.T) {
 	if len(dcs.DCs) != 2 || dcs.DCs[0].Name != "dc1" || !dcs.DCs[0].Local || dcs.DCs[1].Name != "dc2" || dcs.DCs[1].Servers != 3 {
 		t.Fatalf("dc.list at dc1's edge: %+v", dcs.DCs)
 	}
+	for _, d := range dcs.DCs {
+		rtt := "not measured yet"
+		if d.RTTMS != nil {
+			rtt = fmt.Sprintf("%.2f ms", *d.RTTMS)
+		}
+		t.Logf("dc.list at dc1's edge: %s: %d servers, %d live, rtt %s", d.Name, d.Servers, d.LiveServers, rtt)
+	}
 	var wanMembers rpc.AgentMembersResult
 	if err := dc1.Client(0).Call(ctx, rpc.MethodAgentMembers, rpc.AgentMembersParams{WAN: true}, &wanMembers); err != nil || len(wanMembers.Members) != 6 {
 		t.Fatalf("agent.members wan at a dc1 server: %+v, %v; want the 6 servers", wanMembers.Members, err)

@@ -134,18 +134,14 @@ func (f *Federation) Forward(ctx context.Context, dc string, request []byte) ([]
 	return answer, nil
 }
 
-// The bounds of a forwarded call, as a server's defaults (DefaultConfig).
-const (
-	forwardTimeout = 10 * time.Second // a call's default timeout
-	forwardWait    = 5 * time.Minute  // a blocking read's default wait
-	forwardMaxWait = 10 * time.Minute
-	forwardMargin  = 2 * time.Second // the hops there and back
-)
+// forwardMargin is added to a forwarded call's own bounds for the hops
+// there and back.
+const forwardMargin = 2 * time.Second
 
 // forwardBound is how long to wait for a forwarded call's answer: its
-// timeout param (default 10 s), plus its wait for a blocking read
-// (default 5 min, at most 10, and the jitter of up to 1/16 a server adds),
-// plus a margin for the trip.
+// timeout param, plus its wait for a blocking read (with the jitter of up
+// to 1/16 a server adds), each defaulted and capped as a server does
+// (DefaultConfig), plus a margin for the trip.
 func forwardBound(request []byte) time.Duration {
 	var env struct {
 		Params struct {
@@ -155,14 +151,14 @@ func forwardBound(request []byte) time.Duration {
 		} `json:"params"`
 	}
 	_ = json.Unmarshal(request, &env) // a bad param is the remote's to report
-	p := env.Params
-	d := cmp.Or(p.Timeout.Std(), forwardTimeout)
+	p, def := env.Params, DefaultConfig() // the remote server's defaults
+	d := cmp.Or(p.Timeout.Std(), def.DefaultTimeout)
 	if d < 0 {
-		d = forwardTimeout
+		d = def.DefaultTimeout
 	}
 	if p.Index > 0 {
-		w := cmp.Or(p.Wait.Std(), forwardWait)
-		w = min(max(w, 0), forwardMaxWait)
+		w := cmp.Or(p.Wait.Std(), def.DefaultWait)
+		w = min(max(w, 0), def.MaxWait)
 		d += w + w/16
 	}
 	return d + forwardMargin

@@ -278,3 +278,17 @@ func registerBenchInstance(tb testing.TB, e *testEnv, i int) {
 		Services: []rpc.Service{{ID: "web-1", Name: "web", Port: 8000 + i}},
 		Checks:   []rpc.Check{check("serfHealth", "", rpc.HealthPassing), check("svc", "web-1", rpc.HealthPassing)}}, &res)
 }
+
+// checkSections compares the answer, additional and authority sections of
+// r, summarized, with what a table case wants.
+func checkSections(t *testing.T, r *mdns.Msg, answer, extra, auth []string) {
+	t.Helper()
+	for _, c := range []struct {
+		what      string
+		got, want []string
+	}{{"answer", summary(r.Answer), answer}, {"additional", summary(r.Extra), extra}, {"authority", summary(r.Ns), auth}} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("%s:\n got %q\nwant %q", c.what, c.got, c.want)
+		}
+	}
+}

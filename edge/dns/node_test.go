@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"slices"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -47,14 +46,7 @@ func TestNodeLookups(t *testing.T) {
 				if r.Rcode != tc.rcode {
 					t.Fatalf("rcode %s, want %s", mdns.RcodeToString[r.Rcode], mdns.RcodeToString[tc.rcode])
 				}
-				for _, c := range []struct {
-					what      string
-					got, want []string
-				}{{"answer", summary(r.Answer), tc.answer}, {"additional", summary(r.Extra), tc.extra}, {"authority", summary(r.Ns), tc.auth}} {
-					if !slices.Equal(c.got, c.want) {
-						t.Errorf("%s:\n got %q\nwant %q", c.what, c.got, c.want)
-					}
-				}
+				checkSections(t, r, tc.answer, tc.extra, tc.auth)
 			})
 		}
 	}

@@ -114,14 +114,7 @@ func TestServiceLookups(t *testing.T) {
 				if !r.Authoritative || r.Truncated {
 					t.Errorf("aa=%v tc=%v, want aa and not tc", r.Authoritative, r.Truncated)
 				}
-				for _, c := range []struct {
-					what      string
-					got, want []string
-				}{{"answer", summary(r.Answer), tc.answer}, {"additional", summary(r.Extra), tc.extra}, {"authority", summary(r.Ns), tc.ns}} {
-					if !slices.Equal(c.got, c.want) {
-						t.Errorf("%s:\n got %q\nwant %q", c.what, c.got, c.want)
-					}
-				}
+				checkSections(t, r, tc.answer, tc.extra, tc.ns)
 				for _, rr := range r.Answer {
 					if rr.Header().Name != tc.qname {
 						t.Errorf("owner %q, want the question's %q", rr.Header().Name, tc.qname)
