@@ -150,7 +150,7 @@ func forwardBound(request []byte) time.Duration {
 			Index   uint64       `json:"index"`
 		} `json:"params"`
 	}
-	_ = json.Unmarshal(request, &env) // a bad param is the remote's to report
+	_ = json.Unmarshal(request, &env)     // a bad param is the remote's to report
 	p, def := env.Params, DefaultConfig() // the remote server's defaults
 	d := cmp.Or(p.Timeout.Std(), def.DefaultTimeout)
 	if d < 0 {
