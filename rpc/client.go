@@ -93,7 +93,7 @@ func endpoint(addr string) (string, error) {
 type Client struct {
 	urls      atomic.Pointer[[]string]
 	hc        *http.Client
-	transport *http.Transport // ours to close; nil with cfg.HTTPClient
+	transport *h1Transport // ours to close; nil with cfg.HTTPClient
 	timeout   time.Duration
 
 	ids    atomic.Uint64
@@ -119,7 +119,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		c.router = &router{c: c}
 	}
 	if c.hc == nil {
-		c.transport = newTransport()
+		c.transport = newH1Transport(newTransport())
 		c.hc = &http.Client{Transport: c.transport}
 	}
 	return c, nil

@@ -1,0 +1,210 @@
+package rpc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// h1Transport is an http.RoundTripper for plain-HTTP/1.1 JSON-RPC calls
+// that does each round trip in the caller's goroutine: it writes the
+// request and reads the answer on a pooled connection itself. The request
+// and response are written and parsed by net/http (Request.Write,
+// http.ReadResponse); only the connection handling is ours.
+//
+// Why: http.Transport hands every request to a writer goroutine and every
+// answer from a reader goroutine, three goroutines and two wake-ups per
+// call. For a client making thousands of small calls a second (an edge
+// forwarding, `meridian bench kv`) those hand-offs were most of its CPU;
+// see docs/performance.md. Other schemes (https) go to fallback.
+type h1Transport struct {
+	dialer      net.Dialer
+	fallback    http.RoundTripper
+	maxIdle     int           // idle connections kept per host
+	idleTimeout time.Duration // an idle connection older than this is closed, not reused
+
+	mu     sync.Mutex
+	idle   map[string][]*h1Conn
+	closed bool
+}
+
+type h1Conn struct {
+	t     *h1Transport
+	host  string
+	nc    net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	since time.Time // when it went idle
+}
+
+func newH1Transport(fallback http.RoundTripper) *h1Transport {
+	return &h1Transport{
+		dialer:      net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second},
+		fallback:    fallback,
+		maxIdle:     1024,
+		idleTimeout: 60 * time.Second, // under the server's 2 min idle timeout
+		idle:        map[string][]*h1Conn{},
+	}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" {
+		return t.fallback.RoundTrip(req)
+	}
+	pc, err := t.conn(req.Context(), req.URL.Host)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	// Like http.Transport, a POST is not sent again when a kept connection
+	// turns out closed: the server may have taken it.
+	resp, err := pc.roundTrip(req)
+	if err != nil {
+		closeBody(req)
+	}
+	return resp, err
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// conn returns an idle connection to host, or dials one.
+func (t *h1Transport) conn(ctx context.Context, host string) (*h1Conn, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil, net.ErrClosed
+	}
+	for l := t.idle[host]; len(l) > 0; l = t.idle[host] {
+		pc := l[len(l)-1]
+		t.idle[host] = l[:len(l)-1]
+		t.mu.Unlock()
+		if time.Since(pc.since) < t.idleTimeout && pc.br.Buffered() == 0 && alive(pc.nc) {
+			return pc, nil
+		}
+		_ = pc.nc.Close()
+		t.mu.Lock()
+	}
+	t.mu.Unlock()
+	nc, err := t.dialer.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	return &h1Conn{t: t, host: host, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, nil
+}
+
+// put keeps pc for the next call to its host.
+func (t *h1Transport) put(pc *h1Conn) {
+	pc.since = time.Now()
+	t.mu.Lock()
+	if t.closed || len(t.idle[pc.host]) >= t.maxIdle {
+		t.mu.Unlock()
+		_ = pc.nc.Close()
+		return
+	}
+	t.idle[pc.host] = append(t.idle[pc.host], pc)
+	t.mu.Unlock()
+}
+
+// CloseIdleConnections closes the kept connections.
+func (t *h1Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = map[string][]*h1Conn{}
+	t.mu.Unlock()
+	for _, l := range idle {
+		for _, pc := range l {
+			_ = pc.nc.Close()
+		}
+	}
+	if ci, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// aLongTimeAgo is a deadline in the past: it wakes a blocked read or write.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (pc *h1Conn) roundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	deadline, _ := ctx.Deadline() // zero: none
+	if err := pc.nc.SetDeadline(deadline); err != nil {
+		_ = pc.nc.Close()
+		return nil, err
+	}
+	// A cancelled context wakes the blocked read or write; AfterFunc
+	// starts no goroutine unless it fires.
+	stop := context.AfterFunc(ctx, func() { _ = pc.nc.SetDeadline(aLongTimeAgo) })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		_ = pc.nc.Close()
+		if errors.Is(err, os.ErrDeadlineExceeded) && !deadline.IsZero() {
+			// The connection's deadline is the context's: its timer may
+			// fire a moment after ours. The error is the context's.
+			<-ctx.Done()
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (%w)", context.Cause(ctx), err)
+		}
+		return nil, err
+	}
+	if err := req.Write(pc.bw); err != nil {
+		return fail(err)
+	}
+	if err := pc.bw.Flush(); err != nil {
+		return fail(err)
+	}
+	resp, err := http.ReadResponse(pc.br, req)
+	if err != nil {
+		return fail(err)
+	}
+	resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop, keep: !resp.Close && !req.Close,
+		eof: resp.Body == http.NoBody}
+	return resp, nil
+}
+
+// h1Body gives the connection back once the answer was read to its end
+// and closed; a body closed early closes the connection.
+type h1Body struct {
+	rc   io.ReadCloser
+	pc   *h1Conn
+	stop func() bool
+	keep bool
+	eof  bool
+	done bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	if b.done {
+		return nil
+	}
+	b.done = true
+	err := b.rc.Close()
+	// stop reports false when the context's cancel already fired: the
+	// deadline was moved, so the connection is not reused.
+	if b.stop() && b.keep && b.eof && err == nil {
+		b.pc.t.put(b.pc)
+		return nil
+	}
+	_ = b.pc.nc.Close()
+	return err
+}

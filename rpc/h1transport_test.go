@@ -1,0 +1,226 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// h1Server is a plain HTTP server on loopback that counts the connections
+// it accepted.
+func h1Server(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &conns
+}
+
+func h1Post(t *testing.T, tr http.RoundTripper, ctx context.Context, url, body string) (string, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func echoBody(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	_, _ = w.Write(b)
+}
+
+func TestH1TransportReusesConnections(t *testing.T) {
+	srv, conns := h1Server(t, echoBody)
+	tr := newH1Transport(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	for i := range 20 {
+		want := strings.Repeat("x", i*1000)
+		got, err := h1Post(t, tr, context.Background(), srv.URL, want)
+		if err != nil || got != want {
+			t.Fatalf("call %d: got %d bytes, %v; want %d bytes", i, len(got), err, len(want))
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("20 calls one after another used %d connections, want 1", n)
+	}
+}
+
+func TestH1TransportServerClosedIdle(t *testing.T) {
+	srv, conns := h1Server(t, echoBody)
+	tr := newH1Transport(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	if _, err := h1Post(t, tr, context.Background(), srv.URL, "a"); err != nil {
+		t.Fatal(err)
+	}
+	// The server drops its kept connections (as a restarted one has).
+	srv.CloseClientConnections()
+	tr.mu.Lock()
+	idle := append([]*h1Conn(nil), tr.idle[srv.Listener.Addr().String()]...)
+	tr.mu.Unlock()
+	if len(idle) != 1 {
+		t.Fatalf("%d idle connections kept, want 1", len(idle))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(idle[0].nc) {
+		if time.Now().After(deadline) {
+			t.Fatal("alive still true 5 s after the server closed the connection")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The next call must not be sent on the dead connection.
+	got, err := h1Post(t, tr, context.Background(), srv.URL, "b")
+	if err != nil || got != "b" {
+		t.Fatalf("call after the server closed the idle connection: %q, %v", got, err)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2 (a new one after the close)", n)
+	}
+}
+
+func TestH1TransportCancel(t *testing.T) {
+	release := make(chan struct{})
+	srv, conns := h1Server(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("block") {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		echoBody(w, r)
+	})
+	defer close(release)
+	tr := newH1Transport(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h1Post(t, tr, ctx, srv.URL+"?block", "x")
+		errc <- err
+	}()
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled call: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled call still waits for its answer after 10 s")
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := h1Post(t, tr, ctx, srv.URL+"?block", "x"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call past its deadline: %v, want context.DeadlineExceeded", err)
+	}
+	// Neither connection goes back to the pool: the next call dials.
+	before := conns.Load()
+	if got, err := h1Post(t, tr, context.Background(), srv.URL, "y"); err != nil || got != "y" {
+		t.Fatalf("call after the cancelled ones: %q, %v", got, err)
+	}
+	if n := conns.Load(); n != before+1 {
+		t.Errorf("connections %d -> %d, want a new one", before, n)
+	}
+}
+
+func TestH1TransportNotReused(t *testing.T) {
+	srv, conns := h1Server(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("close") {
+			w.Header().Set("Connection", "close")
+		}
+		if r.URL.Query().Has("empty") {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		_, _ = w.Write([]byte(strings.Repeat("z", 100000)))
+	})
+	tr := newH1Transport(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+
+	// A body closed before its end leaves unread bytes on the connection.
+	resp, err := client.Post(srv.URL, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = resp.Body.Read(make([]byte, 10))
+	_ = resp.Body.Close()
+	if _, err := h1Post(t, tr, context.Background(), srv.URL+"?close", "{}"); err != nil {
+		t.Fatal(err)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("%d connections after a half-read body, want 2", n)
+	}
+	// Connection: close is honoured.
+	if _, err := h1Post(t, tr, context.Background(), srv.URL, "{}"); err != nil {
+		t.Fatal(err)
+	}
+	if n := conns.Load(); n != 3 {
+		t.Fatalf("%d connections after Connection: close, want 3", n)
+	}
+	// A 204 has no body to read: its connection is kept.
+	for range 3 {
+		resp, err := client.Post(srv.URL+"?empty", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("status %d, want 204", resp.StatusCode)
+		}
+		_ = resp.Body.Close()
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("%d connections after three 204s, want 3 (kept)", n)
+	}
+	tr.CloseIdleConnections()
+	if _, err := h1Post(t, tr, context.Background(), srv.URL, "{}"); err != nil {
+		t.Fatal(err)
+	}
+	if n := conns.Load(); n != 4 {
+		t.Errorf("%d connections after CloseIdleConnections, want 4", n)
+	}
+}
+
+func TestH1TransportHTTPSFallback(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(echoBody))
+	defer srv.Close()
+	tr := newH1Transport(srv.Client().Transport)
+	defer tr.CloseIdleConnections()
+	if got, err := h1Post(t, tr, context.Background(), srv.URL, "tls"); err != nil || got != "tls" {
+		t.Fatalf("https call: %q, %v", got, err)
+	}
+}
+
+func TestH1TransportDialError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	tr := newH1Transport(http.DefaultTransport)
+	_, err = h1Post(t, tr, context.Background(), "http://"+addr+"/rpc", "{}")
+	if op, ok := errors.AsType[*net.OpError](err); !ok || op.Op != "dial" {
+		t.Fatalf("call to a closed port: %v, want a dial error (the Client fails over on those)", err)
+	}
+}
