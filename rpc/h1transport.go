@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"sync"
 	"time"
@@ -59,10 +60,13 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" {
 		return t.fallback.RoundTrip(req)
 	}
-	pc, err := t.conn(req.Context(), req.URL.Host)
+	pc, reused, err := t.conn(req.Context(), req.URL.Host)
 	if err != nil {
 		closeBody(req)
 		return nil, err
+	}
+	if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.GotConn != nil {
+		trace.GotConn(httptrace.GotConnInfo{Conn: pc.nc, Reused: reused, WasIdle: reused})
 	}
 	// Like http.Transport, a POST is not sent again when a kept connection
 	// turns out closed: the server may have taken it.
@@ -79,19 +83,19 @@ func closeBody(req *http.Request) {
 	}
 }
 
-// conn returns an idle connection to host, or dials one.
-func (t *h1Transport) conn(ctx context.Context, host string) (*h1Conn, error) {
+// conn returns an idle connection to host (reused: true), or dials one.
+func (t *h1Transport) conn(ctx context.Context, host string) (*h1Conn, bool, error) {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
-		return nil, net.ErrClosed
+		return nil, false, net.ErrClosed
 	}
 	for l := t.idle[host]; len(l) > 0; l = t.idle[host] {
 		pc := l[len(l)-1]
 		t.idle[host] = l[:len(l)-1]
 		t.mu.Unlock()
 		if time.Since(pc.since) < t.idleTimeout && pc.br.Buffered() == 0 && alive(pc.nc) {
-			return pc, nil
+			return pc, true, nil
 		}
 		_ = pc.nc.Close()
 		t.mu.Lock()
@@ -99,9 +103,9 @@ func (t *h1Transport) conn(ctx context.Context, host string) (*h1Conn, error) {
 	t.mu.Unlock()
 	nc, err := t.dialer.DialContext(ctx, "tcp", host)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &h1Conn{t: t, host: host, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, nil
+	return &h1Conn{t: t, host: host, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, false, nil
 }
 
 // put keeps pc for the next call to its host.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,6 +63,17 @@ func TestH1TransportReusesConnections(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("20 calls one after another used %d connections, want 1", n)
+	}
+	// httptrace's GotConn is reported (tests use it to find the socket).
+	var got httptrace.GotConnInfo
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { got = i },
+	})
+	if _, err := h1Post(t, tr, ctx, srv.URL, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if got.Conn == nil || !got.Reused {
+		t.Errorf("GotConn reported %+v, want the reused connection", got)
 	}
 }
 
