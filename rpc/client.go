@@ -169,7 +169,7 @@ func (c *Client) Addrs() []string { return *c.urls.Load() }
 func (c *Client) Close() {
 	c.closed.Store(true)
 	if c.transport != nil {
-		c.transport.CloseIdleConnections()
+		c.transport.close()
 	}
 }
 

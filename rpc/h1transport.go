@@ -32,8 +32,9 @@ type h1Transport struct {
 	idleTimeout time.Duration // an idle connection older than this is closed, not reused
 
 	mu     sync.Mutex
-	idle   map[string][]*h1Conn
+	idle   map[string][]*h1Conn // per host, the most recently used last
 	closed bool
+	sweep  *time.Timer // armed while idle connections exist
 }
 
 type h1Conn struct {
@@ -118,7 +119,48 @@ func (t *h1Transport) put(pc *h1Conn) {
 		return
 	}
 	t.idle[pc.host] = append(t.idle[pc.host], pc)
+	if t.sweep == nil {
+		t.sweep = time.AfterFunc(t.idleTimeout, t.sweepIdle)
+	}
 	t.mu.Unlock()
+}
+
+// sweepIdle closes the connections idle for longer than idleTimeout, so
+// that those to a server no longer called (an edge's server list changes)
+// do not stay open; it runs again while any remain.
+func (t *h1Transport) sweepIdle() {
+	cutoff := time.Now().Add(-t.idleTimeout)
+	var old []*h1Conn
+	t.mu.Lock()
+	for host, l := range t.idle {
+		n := 0
+		for n < len(l) && l[n].since.Before(cutoff) {
+			n++
+		}
+		old = append(old, l[:n]...)
+		if n == len(l) {
+			delete(t.idle, host)
+		} else {
+			t.idle[host] = l[n:]
+		}
+	}
+	if len(t.idle) > 0 {
+		t.sweep.Reset(t.idleTimeout / 2)
+	} else {
+		t.sweep = nil
+	}
+	t.mu.Unlock()
+	for _, pc := range old {
+		_ = pc.nc.Close()
+	}
+}
+
+// close closes the idle connections and keeps none from now on.
+func (t *h1Transport) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.CloseIdleConnections()
 }
 
 // CloseIdleConnections closes the kept connections.

@@ -236,3 +236,40 @@ func TestH1TransportDialError(t *testing.T) {
 		t.Fatalf("call to a closed port: %v, want a dial error (the Client fails over on those)", err)
 	}
 }
+
+func TestH1TransportSweepsIdle(t *testing.T) {
+	var closed atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(echoBody))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	tr := newH1Transport(http.DefaultTransport)
+	tr.idleTimeout = 50 * time.Millisecond
+	if _, err := h1Post(t, tr, context.Background(), srv.URL, "a"); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing calls that server again: the idle connection must still be
+	// closed, by the sweep.
+	deadline := time.Now().Add(10 * time.Second)
+	for closed.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle connection is still open 10 s after its 50 ms idle timeout")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	tr.mu.Lock()
+	n, armed := len(tr.idle), tr.sweep != nil
+	tr.mu.Unlock()
+	if n != 0 || armed {
+		t.Errorf("after the sweep: %d hosts with idle connections, sweep armed %v; want none", n, armed)
+	}
+	// After close, an answered call's connection is not kept.
+	tr.close()
+	if _, err := h1Post(t, tr, context.Background(), srv.URL, "b"); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("call on a closed transport: %v, want net.ErrClosed", err)
+	}
+}
