@@ -112,6 +112,12 @@ func (t *h1Transport) conn(ctx context.Context, host string) (*h1Conn, bool, err
 // put keeps pc for the next call to its host.
 func (t *h1Transport) put(pc *h1Conn) {
 	pc.since = time.Now()
+	// The last call's deadline would otherwise fail the liveness check
+	// once it passed, and with it the connection.
+	if err := pc.nc.SetDeadline(time.Time{}); err != nil {
+		_ = pc.nc.Close()
+		return
+	}
 	t.mu.Lock()
 	if t.closed || len(t.idle[pc.host]) >= t.maxIdle {
 		t.mu.Unlock()

@@ -64,9 +64,23 @@ func TestH1TransportReusesConnections(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("20 calls one after another used %d connections, want 1", n)
 	}
+	// A kept connection outlives the deadline of the call that used it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	_, err := h1Post(t, tr, ctx, srv.URL, "d")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond) // past that deadline
+	if _, err := h1Post(t, tr, context.Background(), srv.URL, "e"); err != nil {
+		t.Fatal(err)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("a connection idle past its last call's deadline was not reused: %d connections, want 1", n)
+	}
 	// httptrace's GotConn is reported (tests use it to find the socket).
 	var got httptrace.GotConnInfo
-	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+	ctx = httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
 		GotConn: func(i httptrace.GotConnInfo) { got = i },
 	})
 	if _, err := h1Post(t, tr, ctx, srv.URL, "t"); err != nil {
