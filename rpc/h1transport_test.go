@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -285,5 +286,46 @@ func TestH1TransportSweepsIdle(t *testing.T) {
 	tr.close()
 	if _, err := h1Post(t, tr, context.Background(), srv.URL, "b"); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("call on a closed transport: %v, want net.ErrClosed", err)
+	}
+}
+
+// BenchmarkTransport compares a JSON-RPC call's cost through h1Transport
+// and through http.Transport, 64 callers against one loopback server in
+// the same process (so ns/op includes the server's side):
+//
+//	go test ./rpc -run '^$' -bench Transport -count 5
+func BenchmarkTransport(b *testing.B) {
+	api := NewServer(DefaultServerConfig())
+	Register(api, MethodKVPut, "Writes one key.", func(_ context.Context, p *KVPutParams) (*KVPutResult, error) {
+		return &KVPutResult{OK: true, Index: 42}, nil
+	})
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	for _, tc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"h1", newH1Transport(newTransport())},
+		{"net-http", newTransport()},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c, err := NewClient(ClientConfig{Addrs: []string{srv.URL}, HTTPClient: &http.Client{Transport: tc.rt}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetParallelism(64 / max(1, runtime.GOMAXPROCS(0)))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				p := &KVPutParams{Key: "bench/k", Value: []byte("v")}
+				for pb.Next() {
+					var res KVPutResult
+					if err := c.Call(context.Background(), MethodKVPut, p, &res); err != nil || !res.OK {
+						b.Errorf("call: %v, %+v", err, res)
+						return
+					}
+				}
+			})
+			tc.rt.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+		})
 	}
 }
