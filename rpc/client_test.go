@@ -228,6 +228,11 @@ func TestClientErrors(t *testing.T) {
 			ErrTooLarge, CodeTooLarge, "129 operations"},
 		{"body over the server's limit: HTTP 413", func() error { return cSmall.Call(ctx, "echo", map[string]string{"s": strings.Repeat("x", 200)}, nil) },
 			ErrTooLarge, CodeTooLarge, "limit of 128 bytes"},
+		// Far over: the server answers and closes while the client still
+		// writes; the answer, not the broken pipe, is the call's.
+		{"body far over the server's limit: HTTP 413", func() error {
+			return cSmall.Call(ctx, "echo", map[string]string{"s": strings.Repeat("x", 8<<20)}, nil)
+		}, ErrTooLarge, CodeTooLarge, "limit of 128 bytes"},
 		{"not a JSON-RPC endpoint", func() error { return cWrongPath.Call(ctx, MethodKVGet, nil, nil) },
 			nil, 0, "HTTP 404"},
 		{"result not a pointer", func() error { return c.Call(ctx, MethodKVGet, nil, KVGetResult{}) },

@@ -211,11 +211,26 @@ func (pc *h1Conn) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	if err := req.Write(pc.bw); err != nil {
-		return fail(err)
+	werr := req.Write(pc.bw)
+	if werr == nil {
+		werr = pc.bw.Flush()
 	}
-	if err := pc.bw.Flush(); err != nil {
-		return fail(err)
+	if werr != nil {
+		// The server may have answered and closed before it took the
+		// whole body: a body over its limit gets a 413 with a JSON-RPC
+		// error, and that answer is the call's (http.Transport also
+		// prefers it). It is there at once or not at all.
+		wait := time.Now().Add(time.Second)
+		if !deadline.IsZero() && deadline.Before(wait) {
+			wait = deadline
+		}
+		_ = pc.nc.SetReadDeadline(wait)
+		resp, err := http.ReadResponse(pc.br, req)
+		if err != nil {
+			return fail(werr)
+		}
+		resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop}
+		return resp, nil
 	}
 	resp, err := http.ReadResponse(pc.br, req)
 	if err != nil {
