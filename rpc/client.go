@@ -39,8 +39,9 @@ type ClientConfig struct {
 	RouteToLeaders bool
 	// Coalesce, when above 0, is the most HTTP requests in flight to one
 	// address; calls made while they are all out wait and leave together
-	// as one JSON-RPC batch when one returns (coalesce.go). 0: every call
-	// is its own request.
+	// as one JSON-RPC batch when one returns (coalesce.go). Blocking reads
+	// (ReadOptions.Index set) always go alone. 0: every call is its own
+	// request.
 	Coalesce int
 	// Header is added to every request (e.g. ForwardedHeader).
 	Header http.Header
@@ -203,10 +204,18 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 		defer cancel()
 	}
 	post := c.post
-	if c.coalesce > 0 {
+	if c.coalesce > 0 && !isBlockingRead(params) {
 		post = c.postCoalesced
 	}
 	return c.each(ctx, c.leaderOf(method, params), func(url string) error { return post(ctx, url, body, id, result) })
+}
+
+// isBlockingRead reports a read that waits for a change, up to minutes.
+// It is never coalesced: it would hold one of its address's request slots,
+// and the answer of every call batched with it, that long.
+func isBlockingRead(params any) bool {
+	b, ok := params.(interface{ blockingRead() bool })
+	return ok && b.blockingRead()
 }
 
 // leaderOf returns the URL of the leader that should serve a call, "" when

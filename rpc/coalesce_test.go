@@ -40,6 +40,19 @@ func newGateServer(t *testing.T) *gateServer {
 		}
 		return &KVPutResult{OK: true, Index: uint64(len(p.Key))}, nil
 	})
+	// A blocking kv.get (index set) waits for the gate too.
+	Register(s, MethodKVGet, "Reads one key.", func(ctx context.Context, p *KVGetParams) (*KVGetResult, error) {
+		g.calls.Add(1)
+		if p.Index > 0 {
+			g.entered <- struct{}{}
+			select {
+			case <-g.gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return &KVGetResult{ReadMeta: ReadMeta{Index: p.Index + 1}}, nil
+	})
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.requests.Add(1)
 		s.ServeHTTP(w, r)
@@ -179,5 +192,46 @@ func TestCoalesceServerGone(t *testing.T) {
 		if !errors.Is(err, ErrUnavailable) {
 			t.Errorf("call to a closed server: %v, want unavailable", err)
 		}
+	}
+}
+
+// A blocking read goes alone: it neither takes the lane's only slot nor
+// rides in a batch, so other calls do not wait minutes behind it.
+func TestCoalesceSkipsBlockingReads(t *testing.T) {
+	g := newGateServer(t)
+	c := newClient(t, ClientConfig{Addrs: []string{g.srv.URL}, Coalesce: 1})
+	ctx := t.Context()
+	got := make(chan error, 1)
+	go func() {
+		res, err := c.KVGet(ctx, &KVGetParams{Key: "k", ReadOptions: ReadOptions{Index: 7}})
+		if err == nil && res.Index != 8 {
+			err = fmt.Errorf("index %d, want 8", res.Index)
+		}
+		got <- err
+	}()
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocking read never reached the server")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.KVPut(ctx, &KVPutParams{Key: "x", Value: []byte("v")})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("put beside a blocking read: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a put waits behind a blocking read (coalesced with it, or queued for its slot)")
+	}
+	close(g.gate)
+	if err := <-got; err != nil {
+		t.Fatalf("blocking read: %v", err)
+	}
+	if n := g.requests.Load(); n != 2 {
+		t.Errorf("%d HTTP requests, want 2 (each call its own)", n)
 	}
 }

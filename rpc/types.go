@@ -95,6 +95,9 @@ type ReadOptions struct {
 	Timeout Duration `json:"timeout,omitempty"`
 }
 
+// blockingRead reports whether the read waits for a change (Index set).
+func (o ReadOptions) blockingRead() bool { return o.Index > 0 }
+
 // ReadMeta is carried by every read answer.
 type ReadMeta struct {
 	// Index is the Raft index of the data the answer reflects; pass it back
