@@ -41,6 +41,7 @@ type h1Conn struct {
 	t     *h1Transport
 	host  string
 	nc    net.Conn
+	in    budgetReader // what br reads from
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	since time.Time // when it went idle
@@ -106,7 +107,36 @@ func (t *h1Transport) conn(ctx context.Context, host string) (*h1Conn, bool, err
 	if err != nil {
 		return nil, false, err
 	}
-	return &h1Conn{t: t, host: host, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, false, nil
+	pc := &h1Conn{t: t, host: host, nc: nc, bw: bufio.NewWriterSize(nc, 16<<10)}
+	pc.in.nc = nc
+	pc.br = bufio.NewReaderSize(&pc.in, 16<<10)
+	return pc, false, nil
+}
+
+// maxHeaderBytes caps an answer's status line and headers, as
+// http.Transport's MaxResponseHeaderBytes does (with its default).
+const maxHeaderBytes = 10 << 20
+
+var errHeaderTooLarge = fmt.Errorf("rpc: the answer's headers exceed %d bytes", maxHeaderBytes)
+
+// budgetReader is the connection as its bufio.Reader sees it: reads fail
+// once left bytes have been read, so a peer that sends headers without end
+// cannot make the client buffer them all.
+type budgetReader struct {
+	nc   net.Conn
+	left int64
+}
+
+func (r *budgetReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.nc.Read(p)
+	r.left -= int64(n)
+	return n, err
 }
 
 // put keeps pc for the next call to its host.
@@ -225,20 +255,29 @@ func (pc *h1Conn) roundTrip(req *http.Request) (*http.Response, error) {
 			wait = deadline
 		}
 		_ = pc.nc.SetReadDeadline(wait)
-		resp, err := http.ReadResponse(pc.br, req)
+		resp, err := pc.readResponse(req)
 		if err != nil {
 			return fail(werr)
 		}
 		resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop}
 		return resp, nil
 	}
-	resp, err := http.ReadResponse(pc.br, req)
+	resp, err := pc.readResponse(req)
 	if err != nil {
 		return fail(err)
 	}
 	resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop, keep: !resp.Close && !req.Close,
 		eof: resp.Body == http.NoBody}
 	return resp, nil
+}
+
+// readResponse reads an answer's head within maxHeaderBytes; its body
+// is then the caller's to bound.
+func (pc *h1Conn) readResponse(req *http.Request) (*http.Response, error) {
+	pc.in.left = maxHeaderBytes
+	resp, err := http.ReadResponse(pc.br, req)
+	pc.in.left = 1 << 62
+	return resp, err
 }
 
 // h1Body gives the connection back once the answer was read to its end

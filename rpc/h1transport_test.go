@@ -329,3 +329,36 @@ func BenchmarkTransport(b *testing.B) {
 		})
 	}
 }
+
+// A peer that sends headers without end gets an error once they pass
+// maxHeaderBytes; the client does not buffer them all.
+func TestH1TransportHeaderLimit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = c.Read(make([]byte, 4096)) // the request
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := []byte("X-Filler: " + strings.Repeat("y", 1000) + "\r\n")
+		for sent := 0; sent < 2*maxHeaderBytes; sent += len(line) {
+			if _, err := c.Write(line); err != nil {
+				return // the client gave up, as it should
+			}
+		}
+	}()
+	tr := newH1Transport(http.DefaultTransport)
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = h1Post(t, tr, ctx, "http://"+ln.Addr().String()+"/rpc", "{}")
+	if !errors.Is(err, errHeaderTooLarge) {
+		t.Fatalf("endless headers: %v, want the header limit's error", err)
+	}
+}
