@@ -2,6 +2,7 @@ package raftnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -146,7 +147,18 @@ func TestAddAndRemoveServer(t *testing.T) {
 	defer cancel()
 	put := func(h *Host, key string) {
 		t.Helper()
-		raw, err := h.Propose(ctx, shard.KV(0), (&kv.Command{Op: kv.OpPut, Key: key, Value: []byte("v")}).Marshal())
+		// Retried as a client would when the leader changes under it (a
+		// new replica catching up may drop a proposal); the put is
+		// idempotent.
+		var raw Result
+		var err error
+		for {
+			raw, err = h.Propose(ctx, shard.KV(0), (&kv.Command{Op: kv.OpPut, Key: key, Value: []byte("v")}).Marshal())
+			if !errors.Is(err, ErrLeaderChanged) || ctx.Err() != nil {
+				break
+			}
+			t.Logf("put %s: %v; again", key, err)
+		}
 		if err != nil {
 			t.Fatalf("put %s: %v", key, err)
 		}
