@@ -245,7 +245,7 @@ func (pc *h1Conn) roundTrip(req *http.Request) (*http.Response, error) {
 	if werr == nil {
 		werr = pc.bw.Flush()
 	}
-	if werr != nil {
+	if werr != nil && ctx.Err() == nil {
 		// The server may have answered and closed before it took the
 		// whole body: a body over its limit gets a 413 with a JSON-RPC
 		// error, and that answer is the call's (http.Transport also
@@ -261,6 +261,9 @@ func (pc *h1Conn) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop}
 		return resp, nil
+	}
+	if werr != nil {
+		return fail(werr) // cancelled or past its deadline
 	}
 	resp, err := pc.readResponse(req)
 	if err != nil {
