@@ -126,19 +126,26 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	return c, nil
 }
 
-// newTransport is tuned for many concurrent callers to few hosts: plenty of
-// idle keep-alive connections per host, no proxy (this is cluster traffic),
-// and no response-header timeout, since blocking reads may wait minutes.
+// Connection settings shared by the Client's two transports: plenty of
+// idle keep-alive connections per host (many concurrent callers, few
+// hosts), closed after idleTimeout, under the servers' 2 min idle timeout.
+var dialer = net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}
+
+const (
+	maxIdlePerHost = 1024
+	idleTimeout    = 90 * time.Second
+)
+
+// newTransport carries the Client's https calls (plain HTTP goes through
+// h1Transport): no proxy (this is cluster traffic), and no response-header
+// timeout, since blocking reads may wait minutes.
 func newTransport() *http.Transport {
 	return &http.Transport{
-		DialContext: (&net.Dialer{
-			Timeout:   3 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          0, // no overall cap
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   maxIdlePerHost,
+		IdleConnTimeout:       idleTimeout,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}

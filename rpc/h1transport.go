@@ -49,10 +49,10 @@ type h1Conn struct {
 
 func newH1Transport(fallback http.RoundTripper) *h1Transport {
 	return &h1Transport{
-		dialer:      net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second},
+		dialer:      dialer,
 		fallback:    fallback,
-		maxIdle:     1024,
-		idleTimeout: 60 * time.Second, // under the server's 2 min idle timeout
+		maxIdle:     maxIdlePerHost,
+		idleTimeout: idleTimeout,
 		idle:        map[string][]*h1Conn{},
 	}
 }
