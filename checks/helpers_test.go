@@ -268,6 +268,23 @@ func goroutines(patterns ...string) []string {
 // notifier.
 var runnerFrames = []string{"meridian/checks.(*Runner)", "meridian/checks.(*notifier)"}
 
+// exiting reports whether goroutine dump g (from goroutines) is a
+// Runner-owned goroutine whose work has returned: the only Runner frame
+// left is goLocked's wrapper, running its deferred wg.Done.
+func exiting(g string) bool {
+	for line := range strings.SplitSeq(g, "\n") {
+		if strings.HasPrefix(line, "created by ") || strings.Contains(line, "(*Runner).goLocked.func1(") {
+			continue
+		}
+		for _, p := range runnerFrames {
+			if strings.Contains(line, p) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // connFrames match the goroutines of HTTP client connections, which
 // net/http ends on its own shortly after a response is closed.
 const connFrames = "net/http.(*persistConn)"
