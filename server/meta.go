@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"meridian/server/atomicfile"
 	"meridian/server/shard"
 )
 
@@ -30,12 +31,8 @@ func saveMeta(dir string, m dataMeta) error {
 	path := filepath.Join(dir, metaFile)
 	m.Checksum = metaChecksum(m)
 	out, _ := json.MarshalIndent(m, "", "  ")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(out, '\n'), 0o644); err != nil {
-		return fmt.Errorf("server: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("server: write %s: %w", path, err)
+	if err := atomicfile.Write(path, append(out, '\n'), 0o644); err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"meridian/rpc"
+	"meridian/server/atomicfile"
 )
 
 // fileDef is a definition with where it came from.
@@ -163,11 +164,7 @@ func (a *Agent) saveLocked() error {
 		return err
 	}
 	path := filepath.Join(a.cfg.DataDir, savedFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o644)
 }
 
 func defKey(d rpc.ServiceDefinition) string {

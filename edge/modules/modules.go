@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"meridian/rpc"
+	"meridian/server/atomicfile"
 	"meridian/wasm"
 )
 
@@ -213,7 +214,7 @@ func (s *Store) fetch(ctx context.Context, digest string) ([]byte, error) {
 	}
 	s.log.Debug("module fetched", "digest", short(digest), "size", len(got.Body))
 	if s.cfg.Dir != "" {
-		if err := writeFile(filepath.Join(s.cfg.Dir, digest+".wasm"), got.Body); err != nil {
+		if err := atomicfile.Write(filepath.Join(s.cfg.Dir, digest+".wasm"), got.Body, 0o600); err != nil {
 			s.log.Warn("cannot keep module on disk", "digest", short(digest), "err", err)
 		}
 	}
@@ -237,27 +238,6 @@ func (s *Store) get(ctx context.Context, ref string, body bool) (*rpc.ModuleGetR
 		return nil, err
 	}
 	return &got, nil
-}
-
-// writeFile writes atomically: a crash leaves the old file or the new.
-func writeFile(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".module-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // Loaded lists the digests of the compiled modules.

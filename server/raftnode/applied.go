@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"meridian/server/atomicfile"
 	"meridian/server/shard"
 )
 
@@ -56,30 +57,7 @@ func (h *Host) saveApplied(applied map[string]uint64) error {
 	rec.Checksum = rec.sum()
 	b, _ := json.Marshal(rec)
 	path := filepath.Join(h.cfg.DataDir, appliedFile)
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(h.cfg.DataDir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, b, 0o644)
 }
 
 // appliedLoop records the applied indexes while they change.
