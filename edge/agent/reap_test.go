@@ -8,10 +8,11 @@ import (
 )
 
 // TestReapCriticalServices: a service whose check has been critical for
-// longer than its deregister_critical_after is removed; others stay.
+// longer than its deregister_critical_after is removed, from the agent and
+// from its saved registrations; others stay.
 func TestReapCriticalServices(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Node, cfg.Servers = "n", rpc.NewServer(rpc.DefaultServerConfig())
+	cfg.Node, cfg.DataDir, cfg.Servers = "n", t.TempDir(), rpc.NewServer(rpc.DefaultServerConfig())
 	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -42,5 +43,17 @@ func TestReapCriticalServices(t *testing.T) {
 	}
 	if !a.pending.goneServices["doomed"] {
 		t.Fatal("the removal is not queued for the catalog")
+	}
+
+	// A restarted agent does not bring the reaped service back.
+	a.Close()
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got = b.Services()
+	if len(got) != 2 || got[0].Service.ID != "healthy" || got[1].Service.ID != "kept" {
+		t.Fatalf("after a restart: %+v", got)
 	}
 }

@@ -177,8 +177,14 @@ func (a *Agent) reap(now time.Time) {
 		if a.removeService(id) {
 			a.log.Info("deregistered a service critical for too long", "service", id)
 			a.mu.Lock()
-			a.saveLocked()
+			err := a.saveLocked()
 			a.mu.Unlock()
+			if err != nil {
+				// The service is gone from the catalog either way; on a
+				// restart it comes back from the stale file and is reaped
+				// again, so say why rather than fail.
+				a.log.Warn("could not save the agent's registrations", "err", err)
+			}
 		}
 	}
 }
