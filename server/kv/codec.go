@@ -98,21 +98,9 @@ func (d *decoder) uvarint(what string) uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b[d.off:])
-	switch {
-	case n == 0:
-		d.failf("truncated %s", what)
-		return 0
-	case n < 0:
-		d.failf("%s overflows 64 bits", what)
-		return 0
-	case n > 1 && d.b[d.off+n-1] == 0:
-		// A trailing zero group: not how the encoder writes it. One
-		// value has one encoding, so decoding and encoding again gives
-		// the same bytes.
-		d.failf("%s is not minimally encoded", what)
+	if !d.skipVarint(n, what) {
 		return 0
 	}
-	d.off += n
 	return v
 }
 
@@ -121,22 +109,31 @@ func (d *decoder) varint(what string) int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b[d.off:])
+	if !d.skipVarint(n, what) {
+		return 0
+	}
+	return v
+}
+
+// skipVarint checks the length n that binary.Uvarint or binary.Varint
+// returned for the varint at d.off and moves past it.
+func (d *decoder) skipVarint(n int, what string) bool {
 	switch {
 	case n == 0:
 		d.failf("truncated %s", what)
-		return 0
+		return false
 	case n < 0:
 		d.failf("%s overflows 64 bits", what)
-		return 0
+		return false
 	case n > 1 && d.b[d.off+n-1] == 0:
 		// A trailing zero group: not how the encoder writes it. One
 		// value has one encoding, so decoding and encoding again gives
 		// the same bytes.
 		d.failf("%s is not minimally encoded", what)
-		return 0
+		return false
 	}
 	d.off += n
-	return v
+	return true
 }
 
 // raw returns the next length-prefixed byte string without copying it.
