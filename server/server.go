@@ -201,7 +201,7 @@ func New(cfg Config) (*Server, error) {
 	rc.Join = join
 	rc.Shards = shard.All(meta.KVShards)
 	rc.Machine = newMachine
-	rc.Logger = cfg.Logger.With("component", "raft")
+	rc.Logger = cfg.Logger.With("layer", "raft") // under the caller's component
 	host, err := openRaft(cfg.DataDir, rc)
 	if err != nil {
 		return nil, err

@@ -314,7 +314,7 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 		// Gossip feeds the catalog's node checks; only the system
 		// shard's leader writes.
 		if err := srv.Reconcile(ctx, node.lan.serverMembers()); err != nil && ctx.Err() == nil {
-			log.Debug("reconciling gossip members with the catalog", "err", err)
+			log.Warn("reconciling gossip members with the catalog; retrying on the next change or in 10 s", "err", err)
 		}
 	})
 

@@ -27,6 +27,7 @@ type lan struct {
 // memberTable keeps each member of a pool in its last known state, dead
 // and left ones included (gossip forgets them after a while).
 type memberTable struct {
+	log     *slog.Logger // member events at info, as Consul logs serf's
 	mu      sync.Mutex
 	members map[string]gossip.Member
 }
@@ -39,6 +40,14 @@ func (t *memberTable) record(e gossip.Event) {
 		m.State = gossip.StateLeft
 	case gossip.EventFailed:
 		m.State = gossip.StateDead
+	}
+	if t.log != nil {
+		level := slog.LevelInfo
+		if e.Kind == gossip.EventUpdate {
+			level = slog.LevelDebug
+		}
+		t.log.Log(context.Background(), level, "member "+e.Kind.String(), "member", m.Name, "addr", m.Addr,
+			"role", string(m.Meta.Role), "dc", m.Meta.DC)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -74,6 +83,7 @@ func startLAN(cfg gossip.Config, log *slog.Logger) (*lan, error) {
 	l := &lan{dc: cfg.Meta.DC, meta: cfg.Meta, changed: make(chan struct{}, 1)}
 	cfg.Events = l.event
 	cfg.Logger = log.With("component", "gossip")
+	l.log = cfg.Logger
 	cfg.Label = "meridian-lan-" + cfg.Meta.DC
 	p, err := gossip.New(cfg)
 	if err != nil {

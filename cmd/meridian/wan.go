@@ -46,6 +46,7 @@ func startWAN(f agentFlags, rpcAddr string, fed *server.Federation, log *slog.Lo
 	gc.Label = "meridian-wan"
 	gc.Logger = log.With("component", "gossip-wan")
 	gc.Events = w.event
+	w.log = gc.Logger
 	p, err := gossip.New(gc)
 	if err != nil {
 		return nil, err

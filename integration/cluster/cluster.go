@@ -23,7 +23,8 @@ type Options struct {
 	Servers int
 	// KVShards is the datacenter's number of KV shards (default 4).
 	KVShards int
-	// LogLevel is each server's -log-level (default "warn").
+	// LogLevel is each server's -log-level (default "info": a failed test
+	// shows the member events and leader changes that led to it).
 	LogLevel string
 	// LogDB is each server's -raft-logdb preset (default "tiny").
 	LogDB string
@@ -51,7 +52,7 @@ func DefaultOptions() Options {
 	return Options{
 		Servers:      3,
 		KVShards:     4,
-		LogLevel:     "warn",
+		LogLevel:     "info",
 		LogDB:        "tiny",
 		ReadyTimeout: 60 * time.Second,
 		StopTimeout:  10 * time.Second,

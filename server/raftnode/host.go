@@ -213,6 +213,10 @@ func (e *events) LeaderUpdated(info raftio.LeaderInfo) {
 	defer r.mu.Unlock()
 	prev := r.leader
 	r.leader = shard.ReplicaID(info.LeaderID)
+	if r.leader != prev && r.leader != 0 {
+		e.log.Info("shard leader", "shard", info.ShardID, "leader", info.LeaderID, "term", info.Term,
+			"self", info.LeaderID == info.ReplicaID)
+	}
 	// Events arrive a little after dragonboat acts on them. Going from no
 	// leader to one loses nothing (proposals made with no leader are
 	// dropped and retried), so only losing a known leader fails the
