@@ -328,7 +328,9 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 		// Only a leave tells the others this node is gone for good; a
 		// server stopped for a restart stays a member, as Consul's do.
 		if w := node.wan.Load(); w != nil {
-			w.pool.Leave(2 * time.Second)
+			if err := w.pool.Leave(2 * time.Second); err != nil {
+				log.Warn("leaving the WAN pool", "err", err)
+			}
 		}
 		node.leave()
 	}

@@ -98,7 +98,9 @@ func (n *node) leave() {
 		n.cancel()
 	}
 	n.wg.Wait()
-	n.lan.pool.Leave(2 * time.Second)
+	if err := n.lan.pool.Leave(2 * time.Second); err != nil {
+		n.lan.log.Warn("leaving the LAN pool; the others may report this node failed rather than left", "err", err)
+	}
 }
 
 // close stops everything at once. Safe to call twice.

@@ -268,10 +268,12 @@ func (p *Pool) UpdateMeta(ctx context.Context, m Meta) error {
 }
 
 // Leave tells the other members that this one leaves, then shuts the pool
-// down as Close does. It broadcasts the leave, waits for the broadcast, and
-// tells up to 3 members directly, all within timeout (5 s if timeout <= 0).
-// Others see EventLeave; one that misses the news sees EventFailed later.
-// Leave after Close or Leave returns ErrClosed.
+// down as Close does. It broadcasts the leave, waits for the broadcast (at
+// most half of what is left of timeout), and tells up to 3 members
+// directly, all within timeout (5 s if timeout <= 0). Others see
+// EventLeave; one that misses the news sees EventFailed later. Leave after
+// Close or Leave returns ErrClosed; ErrBroadcastTimeout says the broadcast
+// did not go out in time (the direct messages were still sent).
 func (p *Pool) Leave(timeout time.Duration) error {
 	p.lifeMu.Lock()
 	defer p.lifeMu.Unlock()
@@ -287,7 +289,11 @@ func (p *Pool) Leave(timeout time.Duration) error {
 	p.left = true
 	p.mu.Unlock()
 	p.updateMu.Unlock()
-	err := p.ml.Leave(timeout)
+	// A starved process (a busy machine) may not gossip the broadcast in
+	// time; the push/pulls are then the news that gets out, so they keep
+	// half the time rather than what the broadcast leaves of it.
+	// (memberlist waits forever for a zero timeout.)
+	err := p.ml.Leave(max(time.Until(deadline)/2, time.Millisecond))
 	p.pushLeave(time.Until(deadline))
 	p.closeLocked()
 	if err != nil {
