@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -91,6 +92,18 @@ func TestCLIRoundTrip(t *testing.T) {
 	}
 	out, errOut, code = cli(t, all, "", "kv", "get", "clistdin/multi")
 	expect("kv get of a value that ends with a newline", out, errOut, code, 0, "line one\nline two\n")
+
+	// The value from a file (@FILE), as Consul's kv put takes it.
+	file := filepath.Join(t.TempDir(), "value.txt")
+	if err := os.WriteFile(file, []byte("from a file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = cli(t, all, "", "kv", "put", "clistdin/file", "@"+file)
+	if code != 0 {
+		t.Errorf("kv put @FILE: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = cli(t, all, "", "kv", "get", "clistdin/file")
+	expect("kv get of a value put from a file", out, errOut, code, 0, "from a file\n")
 
 	out, errOut, code = cli(t, "", "", "kv", "put", "-http-addr", a2, "cli/other", "x")
 	if code != 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -121,21 +122,18 @@ func (o *optUint) Set(s string) error {
 }
 
 func kvPut(args []string, stdout, stderr io.Writer) int {
-	v := newVerb("kv put", "meridian kv put [flags] KEY VALUE   (VALUE - reads stdin)", stderr)
+	v := newVerb("kv put", "meridian kv put [flags] KEY VALUE   (VALUE: - reads stdin, @FILE reads FILE)", stderr)
 	v.dcFlag()
 	flags := v.fs.Uint64("flags", 0, "opaque flags stored with the key")
 	var cas optUint
 	v.fs.Var(&cas, "cas", "write only if the key's modify index is this (0: only if absent)")
+	b64 := v.fs.Bool("base64", false, "the value (however given) is base64; the key gets the decoded bytes")
 	if !v.parse(args, 2, 2) {
 		return 2
 	}
-	value := []byte(v.fs.Arg(1))
-	if v.fs.Arg(1) == "-" {
-		b, err := io.ReadAll(os.Stdin)
-		if err != nil {
-			return v.fail(err)
-		}
-		value = b
+	value, err := putValue(v.fs.Arg(1), os.Stdin, *b64)
+	if err != nil {
+		return v.fail(err)
 	}
 	p := &rpc.KVPutParams{Key: v.fs.Arg(0), Value: value, Flags: *flags}
 	p.DC = v.dc
@@ -151,6 +149,35 @@ func kvPut(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Success! Data written to: %s (index %d)\n", p.Key, res.Index)
 	return 0
+}
+
+// putValue is kv put's VALUE argument as bytes, as Consul's kv put reads
+// it: "-" is standard input, "@FILE" the contents of FILE, anything else
+// the argument itself; with b64 the result is base64 to decode.
+func putValue(arg string, stdin io.Reader, b64 bool) ([]byte, error) {
+	value := []byte(arg)
+	switch {
+	case arg == "-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading the value from stdin: %w", err)
+		}
+		value = b
+	case strings.HasPrefix(arg, "@"):
+		b, err := os.ReadFile(arg[1:])
+		if err != nil {
+			return nil, fmt.Errorf("reading the value: %w", err)
+		}
+		value = b
+	}
+	if b64 {
+		d, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(value)))
+		if err != nil {
+			return nil, fmt.Errorf("-base64: the value is not valid base64: %w", err)
+		}
+		value = d
+	}
+	return value, nil
 }
 
 func kvGet(args []string, stdout, stderr io.Writer) int {
