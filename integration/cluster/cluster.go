@@ -23,7 +23,7 @@ type Options struct {
 	Servers int
 	// KVShards is the datacenter's number of KV shards (default 4).
 	KVShards int
-	// LogLevel is each server's -log-level (default "info": a failed test
+	// LogLevel is each server's and edge's -log-level (default "info": a failed test
 	// shows the member events and leader changes that led to it).
 	LogLevel string
 	// LogDB is each server's -raft-logdb preset (default "tiny").
