@@ -114,6 +114,34 @@ func TestCLIRoundTrip(t *testing.T) {
 	out, errOut, code = cli(t, "", "", "kv", "list", "-keys", "-http-addr", a1, "cli/")
 	expect("kv list -keys", out, errOut, code, 0, "cli/greeting\ncli/other\n")
 
+	// Export, then import under another prefix, from stdin: the same
+	// keys, values and flags. Then a bad export is refused whole.
+	if _, errOut, code := cli(t, all, "", "kv", "put", "-flags", "42", "cli/flagged", "f"); code != 0 {
+		t.Fatalf("kv put -flags: exit %d, stderr %q", code, errOut)
+	}
+	exp, errOut, code := cli(t, all, "", "kv", "export", "cli/")
+	if code != 0 {
+		t.Fatalf("kv export: exit %d, stderr %q", code, errOut)
+	}
+	out, errOut, code = cli(t, all, exp, "kv", "import", "-prefix", "copy/")
+	expect("kv import", out, errOut, code, 0, "Imported: copy/cli/flagged\nImported: copy/cli/greeting\nImported: copy/cli/other\n")
+	copied, errOut, code := cli(t, all, "", "kv", "export", "copy/")
+	if code != 0 || copied != strings.ReplaceAll(exp, `"key": "cli/`, `"key": "copy/cli/`) {
+		t.Errorf("kv export of the import: exit %d, stderr %q\n%s\nwant the first export with copy/ before each key:\n%s", code, errOut, copied, exp)
+	}
+	out, errOut, code = cli(t, all, `[{"key": "bad/one", "value": ""}, {"key": "/bad/two"}]`, "kv", "import")
+	if code != 1 || out != "" || !strings.Contains(errOut, "entry 2: kv: invalid key: leading '/'") {
+		t.Errorf("kv import of a bad key: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = cli(t, all, "", "kv", "list", "-keys", "bad/")
+	expect("kv list after a refused import", out, errOut, code, 0, "")
+	if _, errOut, code := cli(t, all, "", "kv", "delete", "-recurse", "copy/"); code != 0 {
+		t.Fatalf("kv delete -recurse copy/: exit %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code := cli(t, all, "", "kv", "delete", "cli/flagged"); code != 0 {
+		t.Fatalf("kv delete cli/flagged: exit %d, stderr %q", code, errOut)
+	}
+
 	out, errOut, code = cli(t, "", "", "kv", "put", "-cas", "0", "-http-addr", a0, "cli/greeting", "again")
 	if code != 1 || out != "" || !strings.Contains(errOut, "not written") {
 		t.Errorf("kv put -cas 0 on an existing key: exit %d, stdout %q, stderr %q; want exit 1 and \"not written\"", code, out, errOut)

@@ -91,7 +91,7 @@ func fail(stderr io.Writer, verb string, err error) int {
 
 func runKV(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "Usage: meridian kv put|get|list|delete [flags] ARGS")
+		fmt.Fprintln(stderr, "Usage: meridian kv put|get|list|delete|export|import [flags] ARGS")
 		return 2
 	}
 	switch args[0] {
@@ -103,8 +103,12 @@ func runKV(args []string, stdout, stderr io.Writer) int {
 		return kvList(args[1:], stdout, stderr)
 	case "delete", "del", "rm":
 		return kvDelete(args[1:], stdout, stderr)
+	case "export":
+		return kvExport(args[1:], stdout, stderr)
+	case "import":
+		return kvImport(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "meridian kv: unknown verb %q (want put, get, list or delete)\n", args[0])
+	fmt.Fprintf(stderr, "meridian kv: unknown verb %q (want put, get, list, delete, export or import)\n", args[0])
 	return 2
 }
 

@@ -18,7 +18,7 @@ Agents:
   edge       an edge agent: runs its node's checks, forwards calls to servers
 
 Client (talk to an agent, -http-addr or MERIDIAN_HTTP_ADDR, default 127.0.0.1:7500):
-  kv         put, get, list, delete keys
+  kv         put, get, list, delete keys; export and import (JSON, as consul kv export)
   rpc        call any JSON-RPC method: meridian rpc METHOD '{"param": ...}'
   status     leader, peers and shards
   services   list services; NAME: its healthy instances; register FILE, deregister ID
