@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,8 +287,5 @@ func exiting(g string) bool {
 // connFrames match the goroutines of HTTP client connections, which
 // net/http ends on its own shortly after a response is closed.
 const connFrames = "net/http.(*persistConn)"
-
-// counter is an int shared with an HTTP handler.
-type counter struct{ atomic.Int64 }
 
 func dur(d time.Duration) rpc.Duration { return rpc.Duration(d) }

@@ -1,7 +1,6 @@
 package check
 
 import (
-	"encoding/json"
 	"testing"
 )
 
@@ -74,13 +73,4 @@ func (h *fakeHost) tcpConnect(addr, send, recv []byte, timeoutMS int32) int32 {
 func (h *fakeHost) dnsLookup(name, out []byte) int32 {
 	h.lookedUp = string(name)
 	return h.reply(out)
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
