@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -122,6 +125,39 @@ func TestMultiDC(t *testing.T) {
 		t.Fatalf("meridian dc: exit %d, %q, %q", code, out, errOut)
 	}
 
+	// A WASM module uploaded to dc2 through dc1's edge (PUT /v1/modules
+	// ?dc=dc2, streamed edge -> dc1 server -> dc2 server): stored in dc2
+	// only, as modules are per datacenter.
+	wasmFile := "../wasm/examples/testdata/tcpconnect.wasm"
+	if out, errOut, code := cli(t, "", "", "checks", "submit", "-http-addr", edge1, "-dc", "dc2", "-name", "tcp-connect", wasmFile); code != 0 || !strings.Contains(errOut, `name "tcp-connect"`) {
+		t.Fatalf("meridian checks submit -dc dc2: exit %d, %q, %q", code, out, errOut)
+	}
+	if out, errOut, code := cli(t, "", "", "checks", "list", "-http-addr", edge1, "-dc", "dc2"); code != 0 || !strings.Contains(out, "tcp-connect") {
+		t.Fatalf("meridian checks list -dc dc2: exit %d, %q, %q; want the module", code, out, errOut)
+	}
+	if out, errOut, code := cli(t, "", "", "checks", "list", "-http-addr", edge1); code != 0 || strings.Contains(out, "tcp-connect") {
+		t.Fatalf("meridian checks list in dc1: exit %d, %q, %q; want no module (nothing is replicated between datacenters)", code, out, errOut)
+	}
+	if out, errOut, code := cli(t, "", "", "checks", "submit", "-http-addr", edge1, "-dc", "nowhere", wasmFile); code != 1 || !strings.Contains(errOut, `"nowhere": no such datacenter`) {
+		t.Fatalf("meridian checks submit -dc nowhere: exit %d, %q, %q; want exit 1 naming the datacenter", code, out, errOut)
+	}
+	// A marked upload does not cross a second time.
+	body, err := os.ReadFile(wasmFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+dc2.HTTPAddr(0)+rpc.ModulesPath+"?dc=dc1", bytes.NewReader(body))
+	req.Header.Set(rpc.ForwardedHeader, "dc1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rpc.DecodeUploadAnswer(resp)
+	resp.Body.Close()
+	if err == nil || resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "at most once") {
+		t.Fatalf("an upload forwarded twice: HTTP %s, %v; want 503 and \"at most once\"", resp.Status, err)
+	}
+
 	// A blocking read of dc2 through dc1 wakes on a write in dc2.
 	if err := e1.Call(ctx, rpc.MethodKVGet, rpc.KVGetParams{Key: "app/dc", ReadOptions: rpc.ReadOptions{DC: "dc2"}}, &got); err != nil || got.Entry == nil {
 		t.Fatalf("kv.get dc2 through dc1: %+v, %v", got.Entry, err)
@@ -155,7 +191,7 @@ func TestMultiDC(t *testing.T) {
 	if err := e2.Call(ctx, rpc.MethodAgentServiceRegister, def, nil); err != nil {
 		t.Fatal(err)
 	}
-	err := cluster.Eventually(ctx, "api.service.dc2 to resolve at dc1's edge", func(context.Context) error {
+	err = cluster.Eventually(ctx, "api.service.dc2 to resolve at dc1's edge", func(context.Context) error {
 		r, err := dnsQuery(dnsAddr, "api.service.dc2.meridian.", mdns.TypeSRV)
 		if err != nil {
 			return err

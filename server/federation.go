@@ -134,6 +134,49 @@ func (f *Federation) Forward(ctx context.Context, dc string, request []byte) ([]
 	return answer, nil
 }
 
+// ModuleUpload wraps a server's PUT /v1/modules, local, so that an upload
+// whose ?dc= names another datacenter is streamed to one of that
+// datacenter's live servers, as a call with "dc" is forwarded: at most
+// one hop, marked with rpc.ForwardedHeader, the module never held here.
+func (f *Federation) ModuleUpload(local http.Handler, maxBytes int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		dc := q.Get("dc")
+		if dc == "" || dc == f.dc {
+			local.ServeHTTP(w, r)
+			return
+		}
+		if !rpc.CheckUpload(w, r, maxBytes) {
+			return
+		}
+		if from := r.Header.Get(rpc.ForwardedHeader); from != "" {
+			rpc.WriteUploadError(w, rpc.ToError(fmt.Errorf("%w: %q: this server is in %q and the upload was already forwarded from %q; calls cross datacenters at most once",
+				rpc.ErrUnknownDC, dc, f.dc, from)))
+			return
+		}
+		f.mu.Lock()
+		var addrs []string
+		if rd := f.remote[dc]; rd != nil {
+			addrs = slices.Clone(rd.addrs)
+		}
+		known := f.knownLocked(dc)
+		f.mu.Unlock()
+		switch {
+		case len(addrs) == 0 && !known:
+			rpc.WriteUploadError(w, rpc.ToError(fmt.Errorf("%w: %q: no such datacenter in the WAN pool (known: %s)", rpc.ErrUnknownDC, dc, strings.Join(f.names(), ", "))))
+			return
+		case len(addrs) == 0:
+			rpc.WriteUploadError(w, rpc.ToError(fmt.Errorf("%w: %q: no live server of that datacenter in the WAN pool", rpc.ErrDCUnreachable, dc)))
+			return
+		}
+		q.Del("dc")
+		addr := addrs[rand.IntN(len(addrs))]
+		if err := rpc.ForwardUpload(w, r, addr, q.Encode(), http.Header{rpc.ForwardedHeader: {f.dc}}, maxBytes); err != nil {
+			rpc.WriteUploadError(w, rpc.ToError(fmt.Errorf("%w: %q: upload to its server %s: %v", rpc.ErrDCUnreachable, dc, addr, err)))
+		}
+	})
+}
+
 // forwardMargin is added to a forwarded call's own bounds for the hops
 // there and back.
 const forwardMargin = 2 * time.Second

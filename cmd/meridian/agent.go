@@ -254,7 +254,7 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	}
 	defer srv.Close()
 	srv.Register(api)
-	up := srv.ModuleUploadHandler()
+	up := fed.ModuleUpload(srv.ModuleUploadHandler(), int64(cfg.MaxModuleBytes)) // ?dc= goes to that datacenter
 	uploads.Store(&up)
 	registered.Store(true)
 	rpc.Register(api, "agent.leave", "Leave the datacenter gracefully: a server first removes itself from every shard; then the agent leaves gossip and stops.",

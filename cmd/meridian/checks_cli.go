@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -40,6 +41,7 @@ func runChecks(args []string, stdout, stderr io.Writer) int {
 // streamed from the file.
 func checksSubmit(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("checks submit", "meridian checks submit [flags] FILE.wasm", stderr)
+	v.dcFlag()
 	name := v.fs.String("name", "", "point this name at the module (moved from another module if it named one)")
 	if !v.parse(args, 1, 1) {
 		return 2
@@ -58,8 +60,15 @@ func checksSubmit(args []string, stdout, stderr io.Writer) int {
 		addr = "http://" + addr
 	}
 	u := addr + rpc.ModulesPath
+	q := url.Values{}
 	if *name != "" {
-		u += "?name=" + *name
+		q.Set("name", *name)
+	}
+	if v.dc != "" {
+		q.Set("dc", v.dc)
+	}
+	if len(q) > 0 {
+		u += "?" + q.Encode()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
 	defer cancel()
@@ -138,11 +147,14 @@ func checksTry(args []string, stdout, stderr io.Writer) int {
 
 func checksList(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("checks list", "meridian checks list [flags]", stderr)
+	v.dcFlag()
 	if !v.parse(args, 0, 0) {
 		return 2
 	}
 	var res rpc.ModuleListResult
-	if err := v.call(rpc.MethodModuleList, rpc.ModuleListParams{}, &res, true); err != nil {
+	p := rpc.ModuleListParams{}
+	p.DC = v.dc
+	if err := v.call(rpc.MethodModuleList, p, &res, true); err != nil {
 		return v.fail(err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -156,6 +168,7 @@ func checksList(args []string, stdout, stderr io.Writer) int {
 
 func checksDelete(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("checks delete", "meridian checks delete [flags] MODULE", stderr)
+	v.dcFlag()
 	force := v.fs.Bool("force", false, "delete even if registered checks use the module")
 	nameOnly := v.fs.Bool("name-only", false, "MODULE is a name: remove only the name")
 	if !v.parse(args, 1, 1) {
@@ -163,6 +176,7 @@ func checksDelete(args []string, stdout, stderr io.Writer) int {
 	}
 	var res rpc.ModuleDeleteResult
 	p := rpc.ModuleDeleteParams{Module: v.fs.Arg(0), Force: *force, Name: *nameOnly}
+	p.DC = v.dc
 	if err := v.call(rpc.MethodModuleDelete, p, &res, false); err != nil {
 		return v.fail(err)
 	}
