@@ -112,19 +112,13 @@ func (f *Federation) Update(servers []WANServer) {
 // answer is bounded by the call's own timeout (and wait, for a blocking
 // read), as the remote server applies them, plus a margin.
 func (f *Federation) Forward(ctx context.Context, dc string, request []byte) ([]byte, error) {
-	f.mu.Lock()
-	r := f.remote[dc]
-	known := f.knownLocked(dc)
-	f.mu.Unlock()
-	switch {
-	case r == nil && !known:
-		return nil, fmt.Errorf("%w: %q: no such datacenter in the WAN pool (known: %s)", rpc.ErrUnknownDC, dc, strings.Join(f.names(), ", "))
-	case r == nil:
-		return nil, fmt.Errorf("%w: %q: no live server of that datacenter in the WAN pool", rpc.ErrDCUnreachable, dc)
+	client, _, err := f.remoteOf(dc)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, forwardBound(request))
 	defer cancel()
-	answer, err := r.client.Forward(ctx, request)
+	answer, err := client.Forward(ctx, request)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: datacenter %q did not answer in time: %v", rpc.ErrTimeout, dc, err)
@@ -154,19 +148,9 @@ func (f *Federation) ModuleUpload(local http.Handler, maxBytes int64) http.Handl
 				rpc.ErrUnknownDC, dc, f.dc, from)))
 			return
 		}
-		f.mu.Lock()
-		var addrs []string
-		if rd := f.remote[dc]; rd != nil {
-			addrs = slices.Clone(rd.addrs)
-		}
-		known := f.knownLocked(dc)
-		f.mu.Unlock()
-		switch {
-		case len(addrs) == 0 && !known:
-			rpc.WriteUploadError(w, rpc.ToError(fmt.Errorf("%w: %q: no such datacenter in the WAN pool (known: %s)", rpc.ErrUnknownDC, dc, strings.Join(f.names(), ", "))))
-			return
-		case len(addrs) == 0:
-			rpc.WriteUploadError(w, rpc.ToError(fmt.Errorf("%w: %q: no live server of that datacenter in the WAN pool", rpc.ErrDCUnreachable, dc)))
+		_, addrs, err := f.remoteOf(dc)
+		if err != nil {
+			rpc.WriteUploadError(w, rpc.ToError(err))
 			return
 		}
 		q.Del("dc")
@@ -175,6 +159,27 @@ func (f *Federation) ModuleUpload(local http.Handler, maxBytes int64) http.Handl
 			rpc.WriteUploadError(w, rpc.ToError(fmt.Errorf("%w: %q: upload to its server %s: %v", rpc.ErrDCUnreachable, dc, addr, err)))
 		}
 	})
+}
+
+// remoteOf returns the client to dc's live servers and their addresses,
+// or the error a call for dc fails with: an unknown datacenter, or one
+// with no live server.
+func (f *Federation) remoteOf(dc string) (*rpc.Client, []string, error) {
+	f.mu.Lock()
+	r := f.remote[dc]
+	known := f.knownLocked(dc)
+	var addrs []string
+	if r != nil {
+		addrs = slices.Clone(r.addrs)
+	}
+	f.mu.Unlock()
+	switch {
+	case r == nil && !known:
+		return nil, nil, fmt.Errorf("%w: %q: no such datacenter in the WAN pool (known: %s)", rpc.ErrUnknownDC, dc, strings.Join(f.names(), ", "))
+	case r == nil:
+		return nil, nil, fmt.Errorf("%w: %q: no live server of that datacenter in the WAN pool", rpc.ErrDCUnreachable, dc)
+	}
+	return r.client, addrs, nil
 }
 
 // forwardMargin is added to a forwarded call's own bounds for the hops
