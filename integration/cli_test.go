@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"meridian/integration/cluster"
+	"meridian/rpc"
 )
 
 // cli runs the meridian binary as a user would, with MERIDIAN_HTTP_ADDR
@@ -113,6 +114,16 @@ func TestCLIRoundTrip(t *testing.T) {
 	expect("kv list", out, errOut, code, 0, "cli/greeting:hello\ncli/other:x\n")
 	out, errOut, code = cli(t, "", "", "kv", "list", "-keys", "-http-addr", a1, "cli/")
 	expect("kv list -keys", out, errOut, code, 0, "cli/greeting\ncli/other\n")
+	out, errOut, code = cli(t, "", "", "kv", "get", "-recurse", "-http-addr", a1, "cli/")
+	expect("kv get -recurse", out, errOut, code, 0, "cli/greeting:hello\ncli/other:x\n")
+	out, errOut, code = cli(t, "", "", "kv", "get", "-recurse", "-detailed", "-stale", "-http-addr", a2, "cli/o")
+	var entries []rpc.KVEntry
+	if err := json.Unmarshal([]byte(out), &entries); code != 0 || err != nil || len(entries) != 1 || entries[0].Key != "cli/other" || entries[0].ModifyIndex == 0 {
+		t.Errorf("kv get -recurse -detailed -stale: exit %d, stdout %q, stderr %q, decoding: %v", code, out, errOut, err)
+	}
+	if _, errOut, code := cli(t, "", "", "kv", "get", "-http-addr", a1); code != 2 || !strings.Contains(errOut, "Usage") {
+		t.Errorf("kv get without a key: exit %d, stderr %q; want 2 and the usage", code, errOut)
+	}
 
 	// Export, then import under another prefix, from stdin: the same
 	// keys, values and flags. Then a bad export is refused whole.

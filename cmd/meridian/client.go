@@ -185,11 +185,19 @@ func putValue(arg string, stdin io.Reader, b64 bool) ([]byte, error) {
 }
 
 func kvGet(args []string, stdout, stderr io.Writer) int {
-	v := newVerb("kv get", "meridian kv get [flags] KEY", stderr)
+	v := newVerb("kv get", "meridian kv get [flags] KEY   (with -recurse: [PREFIX])", stderr)
 	v.dcFlag()
 	detailed := v.fs.Bool("detailed", false, "print the entry with its indexes as JSON")
 	stale := v.fs.Bool("stale", false, "read the agent's local replica (may be behind)")
-	if !v.parse(args, 1, 1) {
+	recurse := v.fs.Bool("recurse", false, "every key under the prefix KEY, as KEY:VALUE lines (as kv list prints them)")
+	if !v.parse(args, 0, 1) {
+		return 2
+	}
+	if *recurse {
+		return kvGetRecurse(v, stdout, stderr, *detailed, *stale)
+	}
+	if v.fs.NArg() == 0 {
+		v.fs.Usage()
 		return 2
 	}
 	p := &rpc.KVGetParams{Key: v.fs.Arg(0)}
@@ -214,6 +222,32 @@ func kvGet(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// kvGetRecurse is kv get -recurse, as Consul's: kv list's lines, or with
+// -detailed every entry with its indexes as a JSON array.
+func kvGetRecurse(v *verb, stdout, stderr io.Writer, detailed, stale bool) int {
+	p := &rpc.KVListParams{Prefix: v.fs.Arg(0)}
+	p.DC = v.dc
+	if stale {
+		p.Consistency = rpc.ConsistencyStale
+	}
+	var res rpc.KVListResult
+	if err := v.call(rpc.MethodKVList, p, &res, true); err != nil {
+		return v.fail(err)
+	}
+	if detailed {
+		return printJSON(stdout, stderr, res.Entries)
+	}
+	printEntries(stdout, res.Entries)
+	return 0
+}
+
+// printEntries prints KEY:VALUE lines, as Consul's kv get -recurse does.
+func printEntries(stdout io.Writer, entries []*rpc.KVEntry) {
+	for _, e := range entries {
+		fmt.Fprintf(stdout, "%s:%s\n", e.Key, e.Value)
+	}
+}
+
 func kvList(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("kv list", "meridian kv list [flags] [PREFIX]", stderr)
 	v.dcFlag()
@@ -231,9 +265,7 @@ func kvList(args []string, stdout, stderr io.Writer) int {
 	for _, k := range res.Keys {
 		fmt.Fprintln(stdout, k)
 	}
-	for _, e := range res.Entries {
-		fmt.Fprintf(stdout, "%s:%s\n", e.Key, e.Value)
-	}
+	printEntries(stdout, res.Entries)
 	return 0
 }
 
