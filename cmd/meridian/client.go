@@ -59,11 +59,22 @@ func (v *verb) parse(args []string, min, max int) bool {
 // call calls method on the agent; with retry, retryable errors are retried
 // until -timeout.
 func (v *verb) call(method string, params, result any, retry bool) error {
-	cl, err := rpc.NewClient(rpc.ClientConfig{Addrs: strings.Split(v.addr, ",")})
+	cl, err := v.client()
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	return v.callOn(cl, method, params, result, retry)
+}
+
+// client is a client to -http-addr, for verbs that make many calls
+// (callOn); the caller closes it.
+func (v *verb) client() (*rpc.Client, error) {
+	return rpc.NewClient(rpc.ClientConfig{Addrs: strings.Split(v.addr, ",")})
+}
+
+// callOn is call on a client the verb keeps: each call has -timeout.
+func (v *verb) callOn(cl *rpc.Client, method string, params, result any, retry bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
 	defer cancel()
 	if retry {

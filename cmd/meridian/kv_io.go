@@ -2,13 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"meridian/rpc"
 	"meridian/server/kv"
@@ -72,7 +70,7 @@ func kvImport(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return v.fail(err)
 	}
-	cl, err := rpc.NewClient(rpc.ClientConfig{Addrs: strings.Split(v.addr, ",")})
+	cl, err := v.client() // one connection for every put
 	if err != nil {
 		return v.fail(err)
 	}
@@ -80,10 +78,7 @@ func kvImport(args []string, stdout, stderr io.Writer) int {
 	for i, e := range entries {
 		p := &rpc.KVPutParams{Key: e.Key, Value: e.Value, Flags: e.Flags}
 		p.DC = v.dc
-		ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
-		err := cl.CallRetry(ctx, rpc.MethodKVPut, p, &rpc.KVPutResult{})
-		cancel()
-		if err != nil {
+		if err := v.callOn(cl, rpc.MethodKVPut, p, &rpc.KVPutResult{}, true); err != nil {
 			return v.fail(fmt.Errorf("%q (entry %d of %d; the ones before it are imported): %w", p.Key, i+1, len(entries), err))
 		}
 		fmt.Fprintf(stdout, "Imported: %s\n", p.Key)
