@@ -102,13 +102,19 @@ func parsePeers(s string) ([]rpc.Peer, error) {
 	return out, nil
 }
 
+// agentRoles says what each role is, for its usage line.
+var agentRoles = map[string]string{
+	"dev":    "a single-node cluster on loopback, data in a temp dir unless -data-dir",
+	"server": "a server of a datacenter: Raft replicas of every shard",
+	"edge":   "an edge agent: runs its node's checks, forwards calls to servers",
+}
+
 func runAgent(role string, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet(role, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(role, stderr, "meridian "+role+" [flags]   ("+agentRoles[role]+")")
 	var f agentFlags
 	f.register(fs, role)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "meridian %s: unexpected argument %q\n", role, fs.Arg(0))

@@ -56,8 +56,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	addrFlag := fs.String("http-addr", addrDef, "agents to load, host:port, comma-separated (env MERIDIAN_HTTP_ADDR)")
 	route := fs.String("route", "leader", "leader: send each call to its shard's leader, as rpc.Client's RouteToLeaders does; any: round robin over -http-addr")
 	coalesce := fs.Int("coalesce", 0, "at most this many HTTP requests in flight per server and client; calls beyond wait and go out as one JSON-RPC batch (rpc.ClientConfig.Coalesce); 0: one request per call")
-	if fs.Parse(args[1:]) != nil {
-		return 2
+	if err := fs.Parse(args[1:]); err != nil {
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "meridian bench kv: unexpected argument %q\n", fs.Arg(0))

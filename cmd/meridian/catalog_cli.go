@@ -17,7 +17,7 @@ func runMembers(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("members", "meridian members [flags]", stderr)
 	wan := v.fs.Bool("wan", false, "the WAN pool (every datacenter's servers; ask a server)")
 	if !v.parse(args, 0, 0) {
-		return 2
+		return v.exit
 	}
 	var res rpc.AgentMembersResult
 	if err := v.call(rpc.MethodAgentMembers, rpc.AgentMembersParams{WAN: *wan}, &res, true); err != nil {
@@ -46,7 +46,7 @@ func runServices(args []string, stdout, stderr io.Writer) int {
 	all := v.fs.Bool("all", false, "with NAME: every instance, not only passing ones")
 	wait := v.fs.Duration("wait", 0, "with NAME: wait up to this long for at least one instance (blocking queries)")
 	if !v.parse(args, 0, 1) {
-		return 2
+		return v.exit
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
@@ -109,7 +109,7 @@ func worse(a, b string) bool {
 func servicesRegister(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("services register", "meridian services register [flags] FILE.json   (a service definition, as in -config-dir)", stderr)
 	if !v.parse(args, 1, 1) {
-		return 2
+		return v.exit
 	}
 	b, err := os.ReadFile(v.fs.Arg(0))
 	if err != nil {
@@ -129,7 +129,7 @@ func servicesRegister(args []string, stdout, stderr io.Writer) int {
 func servicesDeregister(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("services deregister", "meridian services deregister [flags] ID", stderr)
 	if !v.parse(args, 1, 1) {
-		return 2
+		return v.exit
 	}
 	if err := v.call(rpc.MethodAgentServiceDeregister, rpc.AgentIDParams{ID: v.fs.Arg(0)}, nil, false); err != nil {
 		return v.fail(err)
@@ -141,7 +141,7 @@ func servicesDeregister(args []string, stdout, stderr io.Writer) int {
 func runLeave(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("leave", "meridian leave [flags]   (the agent at -http-addr leaves the datacenter and stops; a server first leaves every shard)", stderr)
 	if !v.parse(args, 0, 0) {
-		return 2
+		return v.exit
 	}
 	if err := v.call("agent.leave", nil, nil, false); err != nil {
 		return v.fail(err)
@@ -154,7 +154,7 @@ func runLeave(args []string, stdout, stderr io.Writer) int {
 func runDC(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("dc", "meridian dc [flags]   (the datacenters, this one first, then nearest first)", stderr)
 	if !v.parse(args, 0, 0) {
-		return 2
+		return v.exit
 	}
 	var res rpc.DCListResult
 	if err := v.call(rpc.MethodDCList, rpc.DCListParams{}, &res, true); err != nil {

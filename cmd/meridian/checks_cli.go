@@ -31,6 +31,9 @@ func runChecks(args []string, stdout, stderr io.Writer) int {
 			return checksList(args[1:], stdout, stderr)
 		case "delete":
 			return checksDelete(args[1:], stdout, stderr)
+		case "-h", "-help", "--help", "help":
+			fmt.Fprintf(stdout, "Usage: %s\n", checksUsage)
+			return 0
 		}
 	}
 	fmt.Fprintf(stderr, "Usage: %s\n", checksUsage)
@@ -44,7 +47,7 @@ func checksSubmit(args []string, stdout, stderr io.Writer) int {
 	v.dcFlag()
 	name := v.fs.String("name", "", "point this name at the module (moved from another module if it named one)")
 	if !v.parse(args, 1, 1) {
-		return 2
+		return v.exit
 	}
 	f, err := os.Open(v.fs.Arg(0))
 	if err != nil {
@@ -114,7 +117,7 @@ func checksTry(args []string, stdout, stderr io.Writer) int {
 	node := v.fs.String("node", "", "run on this node's agent (default: the agent called)")
 	asJSON := v.fs.Bool("json", false, "print the result as JSON")
 	if !v.parse(args, 1, 1) {
-		return 2
+		return v.exit
 	}
 	p := rpc.ChecksTryParams{Module: v.fs.Arg(0), Grants: grants, Timeout: rpc.Duration(*checkTimeout), Node: *node}
 	if *argsJSON != "" {
@@ -149,7 +152,7 @@ func checksList(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("checks list", "meridian checks list [flags]", stderr)
 	v.dcFlag()
 	if !v.parse(args, 0, 0) {
-		return 2
+		return v.exit
 	}
 	var res rpc.ModuleListResult
 	p := rpc.ModuleListParams{}
@@ -172,7 +175,7 @@ func checksDelete(args []string, stdout, stderr io.Writer) int {
 	force := v.fs.Bool("force", false, "delete even if registered checks use the module")
 	nameOnly := v.fs.Bool("name-only", false, "MODULE is a name: remove only the name")
 	if !v.parse(args, 1, 1) {
-		return 2
+		return v.exit
 	}
 	var res rpc.ModuleDeleteResult
 	p := rpc.ModuleDeleteParams{Module: v.fs.Arg(0), Force: *force, Name: *nameOnly}

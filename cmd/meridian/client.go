@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ type verb struct {
 	timeout time.Duration
 	dc      string // -dc, for the verbs that call dcFlag
 	stderr  io.Writer
+	exit    int // the exit code when parse returns false
 }
 
 // dcFlag adds -dc: the datacenter whose data the verb reads or writes.
@@ -44,16 +46,28 @@ func newVerb(name, usage string, stderr io.Writer) *verb {
 }
 
 // parse reads the flags and checks that between min and max arguments
-// remain; false means it printed the usage.
+// remain; false means it printed the usage, and v.exit is the code to
+// exit with: 0 when the usage was asked for (-h), else 2.
 func (v *verb) parse(args []string, min, max int) bool {
-	if v.fs.Parse(args) != nil {
+	if err := v.fs.Parse(args); err != nil {
+		v.exit = parseExit(err)
 		return false
 	}
 	if v.fs.NArg() < min || v.fs.NArg() > max {
 		v.fs.Usage()
+		v.exit = 2
 		return false
 	}
 	return true
+}
+
+// parseExit is the exit code after a flag.FlagSet.Parse error: 0 for -h
+// or -help, which asked for the usage it printed, 2 for a bad flag.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
 
 // call calls method on the agent; with retry, retryable errors are retried
@@ -100,12 +114,24 @@ func fail(stderr io.Writer, verb string, err error) int {
 	return 1
 }
 
+const kvUsage = `Usage: meridian kv put [flags] KEY VALUE      write a key (VALUE: - for stdin, @FILE for a file)
+       meridian kv get [flags] KEY              read a key (-recurse: every key under a prefix)
+       meridian kv list [flags] [PREFIX]        the entries under PREFIX (-separator / for one level)
+       meridian kv delete [flags] KEY           delete a key (-recurse: every key under it)
+       meridian kv export [flags] [PREFIX]      print keys as JSON, as consul kv export does
+       meridian kv import [flags] [DATA]        write keys from that JSON (@FILE, or stdin)
+Run 'meridian kv VERB -h' for a verb's flags.
+`
+
 func runKV(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "Usage: meridian kv put|get|list|delete|export|import [flags] ARGS")
+		fmt.Fprint(stderr, kvUsage)
 		return 2
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, kvUsage)
+		return 0
 	case "put":
 		return kvPut(args[1:], stdout, stderr)
 	case "get":
@@ -119,7 +145,7 @@ func runKV(args []string, stdout, stderr io.Writer) int {
 	case "import":
 		return kvImport(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "meridian kv: unknown verb %q (want put, get, list, delete, export or import)\n", args[0])
+	fmt.Fprintf(stderr, "meridian kv: unknown verb %q\n\n%s", args[0], kvUsage)
 	return 2
 }
 
@@ -144,7 +170,7 @@ func kvPut(args []string, stdout, stderr io.Writer) int {
 	v.fs.Var(&cas, "cas", "write only if the key's modify index is this (0: only if absent)")
 	b64 := v.fs.Bool("base64", false, "the value (however given) is base64; the key gets the decoded bytes")
 	if !v.parse(args, 2, 2) {
-		return 2
+		return v.exit
 	}
 	value, err := putValue(v.fs.Arg(1), os.Stdin, *b64)
 	if err != nil {
@@ -202,7 +228,7 @@ func kvGet(args []string, stdout, stderr io.Writer) int {
 	stale := v.fs.Bool("stale", false, "read the agent's local replica (may be behind)")
 	recurse := v.fs.Bool("recurse", false, "every key under the prefix KEY, as KEY:VALUE lines (as kv list prints them)")
 	if !v.parse(args, 0, 1) {
-		return 2
+		return v.exit
 	}
 	if *recurse {
 		return kvGetRecurse(v, stdout, stderr, *detailed, *stale)
@@ -265,7 +291,7 @@ func kvList(args []string, stdout, stderr io.Writer) int {
 	keys := v.fs.Bool("keys", false, "list key names only")
 	sep := v.fs.String("separator", "", "list one level: keys up to this separator (e.g. /)")
 	if !v.parse(args, 0, 1) {
-		return 2
+		return v.exit
 	}
 	p := &rpc.KVListParams{Prefix: v.fs.Arg(0), KeysOnly: *keys, Separator: *sep}
 	p.DC = v.dc
@@ -287,7 +313,7 @@ func kvDelete(args []string, stdout, stderr io.Writer) int {
 	var cas optUint
 	v.fs.Var(&cas, "cas", "delete only if the key's modify index is this")
 	if !v.parse(args, 1, 1) {
-		return 2
+		return v.exit
 	}
 	p := &rpc.KVDeleteParams{Key: v.fs.Arg(0), Recurse: *recurse}
 	p.DC = v.dc
@@ -308,7 +334,7 @@ func kvDelete(args []string, stdout, stderr io.Writer) int {
 func runRPC(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("rpc", "meridian rpc [flags] METHOD [PARAMS_JSON]", stderr)
 	if !v.parse(args, 1, 2) {
-		return 2
+		return v.exit
 	}
 	var params json.RawMessage
 	if v.fs.NArg() == 2 {
@@ -337,7 +363,7 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("status", "meridian status [flags]", stderr)
 	if !v.parse(args, 0, 0) {
-		return 2
+		return v.exit
 	}
 	var leader rpc.StatusLeaderResult
 	var peers rpc.StatusPeersResult

@@ -25,7 +25,7 @@ func kvExport(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("kv export", "meridian kv export [flags] [PREFIX]   (JSON for kv import, and for consul kv import)", stderr)
 	v.dcFlag()
 	if !v.parse(args, 0, 1) {
-		return 2
+		return v.exit
 	}
 	p := &rpc.KVListParams{Prefix: v.fs.Arg(0)}
 	p.DC = v.dc
@@ -56,7 +56,7 @@ func kvImport(args []string, stdout, stderr io.Writer) int {
 	v.dcFlag()
 	prefix := v.fs.String("prefix", "", "put each key under this prefix")
 	if !v.parse(args, 0, 1) {
-		return 2
+		return v.exit
 	}
 	arg := v.fs.Arg(0)
 	if v.fs.NArg() == 0 {
