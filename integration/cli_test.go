@@ -85,6 +85,25 @@ func TestCLIRoundTrip(t *testing.T) {
 		t.Errorf("kv get -detailed: %+v, want cli/greeting=hello at index %d", entry, index)
 	}
 
+	// Check-and-set, as consul kv put -cas and kv delete -cas: a refusal
+	// exits 1 and says why.
+	casIndex := strconv.FormatUint(index, 10)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"kv", "put", "-cas", "0", "cli/greeting", "other"}, 1, `"cli/greeting" not written: the key exists`},
+		{[]string{"kv", "put", "-cas", casIndex + "1", "cli/greeting", "other"}, 1, "the key is absent or its modify index is not " + casIndex + "1"},
+		{[]string{"kv", "delete", "-cas", "0", "cli/greeting"}, 1, `"cli/greeting" not deleted: the key exists`},
+		{[]string{"kv", "put", "-cas", casIndex, "cli/greeting", "hello"}, 0, "Success! Data written to: cli/greeting"},
+	} {
+		out, errOut, code := cli(t, all, "", c.args...)
+		if code != c.code || !strings.Contains(out+errOut, c.want) {
+			t.Errorf("meridian %s: exit %d, stdout %q, stderr %q; want exit %d and %q", strings.Join(c.args, " "), code, out, errOut, c.code, c.want)
+		}
+	}
+
 	// The value from stdin, the address from the environment (every
 	// server, as a user with a list of them would set it).
 	out, errOut, code = cli(t, all, "line one\nline two\n", "kv", "put", "clistdin/multi", "-")

@@ -110,7 +110,7 @@ func TestReadmeTour(t *testing.T) {
 		`{"replicas": 3}`,
 		`"modify_index"`,
 		`app/web/config:{"replicas": 3}`,
-		"not written: its modify index is not 0",
+		"not written: the key exists",
 		"Success! Deleted: app/web/config",
 		`"result":{"ok":true`,
 		`"value":"cG9zdGdyZXM6Ly9kYg=="`,

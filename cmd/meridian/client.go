@@ -186,7 +186,10 @@ func kvPut(args []string, stdout, stderr io.Writer) int {
 		return v.fail(err)
 	}
 	if !res.OK {
-		return v.fail(fmt.Errorf("%q not written: its modify index is not %d", p.Key, cas.v))
+		if cas.v == 0 {
+			return v.fail(fmt.Errorf("%q not written: the key exists (-cas 0 writes only an absent key)", p.Key))
+		}
+		return v.fail(fmt.Errorf("%q not written: the key is absent or its modify index is not %d", p.Key, cas.v))
 	}
 	fmt.Fprintf(stdout, "Success! Data written to: %s (index %d)\n", p.Key, res.Index)
 	return 0
@@ -325,6 +328,9 @@ func kvDelete(args []string, stdout, stderr io.Writer) int {
 		return v.fail(err)
 	}
 	if !res.OK {
+		if cas.v == 0 {
+			return v.fail(fmt.Errorf("%q not deleted: the key exists (-cas 0 succeeds only if it is already absent)", p.Key))
+		}
 		return v.fail(fmt.Errorf("%q not deleted: its modify index is not %d", p.Key, cas.v))
 	}
 	fmt.Fprintf(stdout, "Success! Deleted: %s\n", p.Key)
