@@ -133,6 +133,23 @@ func TestCLIRoundTrip(t *testing.T) {
 	expect("kv list", out, errOut, code, 0, "cli/greeting:hello\ncli/other:x\n")
 	out, errOut, code = cli(t, "", "", "kv", "list", "-keys", "-http-addr", a1, "cli/")
 	expect("kv list -keys", out, errOut, code, 0, "cli/greeting\ncli/other\n")
+
+	// kv get -keys and -base64, as Consul's kv get takes them: one level
+	// under the prefix by default ("/" separates), every key with an empty
+	// separator.
+	for _, kv := range [][2]string{{"clikeys/a", "hello"}, {"clikeys/b/c", "x"}} {
+		if _, errOut, code := cli(t, all, "", "kv", "put", kv[0], kv[1]); code != 0 {
+			t.Fatalf("kv put %s: exit %d, stderr %q", kv[0], code, errOut)
+		}
+	}
+	out, errOut, code = cli(t, all, "", "kv", "get", "-keys", "clikeys/")
+	expect("kv get -keys", out, errOut, code, 0, "clikeys/a\nclikeys/b/\n")
+	out, errOut, code = cli(t, all, "", "kv", "get", "-keys", "-separator", "", "clikeys/")
+	expect("kv get -keys -separator ''", out, errOut, code, 0, "clikeys/a\nclikeys/b/c\n")
+	out, errOut, code = cli(t, all, "", "kv", "get", "-base64", "clikeys/a")
+	expect("kv get -base64", out, errOut, code, 0, "aGVsbG8=\n")
+	out, errOut, code = cli(t, all, "", "kv", "get", "-recurse", "-base64", "clikeys/")
+	expect("kv get -recurse -base64", out, errOut, code, 0, "clikeys/a:aGVsbG8=\nclikeys/b/c:eA==\n")
 	out, errOut, code = cli(t, "", "", "kv", "get", "-recurse", "-http-addr", a1, "cli/")
 	expect("kv get -recurse", out, errOut, code, 0, "cli/greeting:hello\ncli/other:x\n")
 	out, errOut, code = cli(t, "", "", "kv", "get", "-recurse", "-detailed", "-stale", "-http-addr", a2, "cli/o")

@@ -225,24 +225,30 @@ func putValue(arg string, stdin io.Reader, b64 bool) ([]byte, error) {
 }
 
 func kvGet(args []string, stdout, stderr io.Writer) int {
-	v := newVerb("kv get", "meridian kv get [flags] KEY   (with -recurse: [PREFIX])", stderr)
+	v := newVerb("kv get", "meridian kv get [flags] KEY   (with -recurse or -keys: [PREFIX])", stderr)
 	v.dcFlag()
-	detailed := v.fs.Bool("detailed", false, "print the entry with its indexes as JSON")
-	stale := v.fs.Bool("stale", false, "read the agent's local replica (may be behind)")
+	var o getOpts
+	v.fs.BoolVar(&o.detailed, "detailed", false, "print the entry with its indexes as JSON")
+	v.fs.BoolVar(&o.stale, "stale", false, "read the agent's local replica (may be behind)")
+	v.fs.BoolVar(&o.base64, "base64", false, "print values base64-encoded")
 	recurse := v.fs.Bool("recurse", false, "every key under the prefix KEY, as KEY:VALUE lines (as kv list prints them)")
+	keys := v.fs.Bool("keys", false, "the key names under the prefix KEY, one level deep (up to -separator)")
+	sep := v.fs.String("separator", "/", "with -keys: list keys up to this separator; empty lists every key")
 	if !v.parse(args, 0, 1) {
 		return v.exit
 	}
-	if *recurse {
-		return kvGetRecurse(v, stdout, stderr, *detailed, *stale)
-	}
-	if v.fs.NArg() == 0 {
+	switch {
+	case *keys:
+		return kvGetKeys(v, stdout, o, *sep)
+	case *recurse:
+		return kvGetRecurse(v, stdout, stderr, o)
+	case v.fs.NArg() == 0:
 		v.fs.Usage()
 		return 2
 	}
 	p := &rpc.KVGetParams{Key: v.fs.Arg(0)}
 	p.DC = v.dc
-	if *stale {
+	if o.stale {
 		p.Consistency = rpc.ConsistencyStale
 	}
 	var res rpc.KVGetResult
@@ -252,32 +258,68 @@ func kvGet(args []string, stdout, stderr io.Writer) int {
 	if res.Entry == nil {
 		return v.fail(fmt.Errorf("no key %q", p.Key))
 	}
-	if *detailed {
+	if o.detailed {
 		return printJSON(stdout, stderr, res.Entry)
 	}
-	stdout.Write(res.Entry.Value)
-	if !bytes.HasSuffix(res.Entry.Value, []byte("\n")) {
+	value := o.value(res.Entry)
+	stdout.Write(value)
+	if !bytes.HasSuffix(value, []byte("\n")) {
 		fmt.Fprintln(stdout)
 	}
 	return 0
 }
 
-// kvGetRecurse is kv get -recurse, as Consul's: kv list's lines, or with
-// -detailed every entry with its indexes as a JSON array.
-func kvGetRecurse(v *verb, stdout, stderr io.Writer, detailed, stale bool) int {
+// getOpts are kv get's flags that shape every form of its answer.
+type getOpts struct {
+	detailed, stale, base64 bool
+}
+
+// value is e's value as kv get prints it.
+func (o getOpts) value(e *rpc.KVEntry) []byte {
+	if o.base64 {
+		return []byte(base64.StdEncoding.EncodeToString(e.Value))
+	}
+	return e.Value
+}
+
+func (o getOpts) listParams(v *verb) *rpc.KVListParams {
 	p := &rpc.KVListParams{Prefix: v.fs.Arg(0)}
 	p.DC = v.dc
-	if stale {
+	if o.stale {
 		p.Consistency = rpc.ConsistencyStale
 	}
+	return p
+}
+
+// kvGetRecurse is kv get -recurse, as Consul's: kv list's lines, or with
+// -detailed every entry with its indexes as a JSON array.
+func kvGetRecurse(v *verb, stdout, stderr io.Writer, o getOpts) int {
+	var res rpc.KVListResult
+	if err := v.call(rpc.MethodKVList, o.listParams(v), &res, true); err != nil {
+		return v.fail(err)
+	}
+	if o.detailed {
+		return printJSON(stdout, stderr, res.Entries)
+	}
+	for _, e := range res.Entries {
+		fmt.Fprintf(stdout, "%s:%s\n", e.Key, o.value(e))
+	}
+	return 0
+}
+
+// kvGetKeys is kv get -keys, as Consul's: the key names under the prefix,
+// one level deep with the default separator "/" (a deeper level shows as
+// its folder, "app/web/"), every key with -separator "".
+func kvGetKeys(v *verb, stdout io.Writer, o getOpts, sep string) int {
+	p := o.listParams(v)
+	p.KeysOnly, p.Separator = true, sep
 	var res rpc.KVListResult
 	if err := v.call(rpc.MethodKVList, p, &res, true); err != nil {
 		return v.fail(err)
 	}
-	if detailed {
-		return printJSON(stdout, stderr, res.Entries)
+	for _, k := range res.Keys {
+		fmt.Fprintln(stdout, k)
 	}
-	printEntries(stdout, res.Entries)
 	return 0
 }
 
