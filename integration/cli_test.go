@@ -203,6 +203,15 @@ func TestCLIRoundTrip(t *testing.T) {
 	out, errOut, code = cli(t, "", "", "kv", "list", "-keys", "-http-addr", a0, "cli/")
 	expect("kv list -keys after delete", out, errOut, code, 0, "cli/other\n")
 
+	// -timeout bounds a call's own work, not the wait a blocking read asks
+	// for: a 2s wait under a 1s timeout gets its answer.
+	out, errOut, code = cli(t, all, "", "rpc", "-timeout", "1s", "kv.list", `{"prefix": "cli/", "keys_only": true, "index": 999999999, "wait": "2s"}`)
+	if code != 0 || !strings.Contains(out, `"cli/other"`) {
+		t.Errorf("rpc -timeout 1s of a kv.list waiting 2s: exit %d, stdout %q, stderr %q; want its answer", code, out, errOut)
+	}
+	out, errOut, code = cli(t, all, "", "services", "-timeout", "1s", "-wait", "2s", "nosuch")
+	expect("services -timeout 1s -wait 2s of a missing service", out, errOut, code, 0, "NODE  ID  ADDRESS  PORT  TAGS  HEALTH\n")
+
 	out, errOut, code = cli(t, "", "", "status", "-http-addr", a0)
 	if code != 0 {
 		t.Fatalf("status: exit %d, stderr %q", code, errOut)

@@ -29,7 +29,7 @@ type ClientConfig struct {
 	// transport tuned for many concurrent calls to few hosts.
 	HTTPClient *http.Client
 	// Timeout bounds each call, or each attempt of CallRetry; 0 leaves it
-	// to the context. Keep it above the longest blocking read's wait.
+	// to the context. A blocking read gets its wait on top (HoldFor).
 	Timeout time.Duration
 	// RouteToLeaders sends calls on one key (kv.get, kv.put, kv.delete,
 	// and kv.list of one folder) to the leader of the key's shard, learnt
@@ -207,7 +207,7 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 	}
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		ctx, cancel = context.WithTimeout(ctx, c.timeout+HoldFor(params))
 		defer cancel()
 	}
 	post := c.post
@@ -335,6 +335,25 @@ func (c *Client) each(ctx context.Context, leader string, try func(url string) e
 	return fmt.Errorf("rpc: %w: no answer from %d address(es); last: %w", ErrUnavailable, n, last)
 }
 
+// bodyHold is HoldFor of a JSON-RPC body's params; of a batch, the
+// longest of its calls'.
+func bodyHold(body []byte) time.Duration {
+	type call struct {
+		Params json.RawMessage `json:"params"`
+	}
+	var one call
+	if json.Unmarshal(body, &one) == nil {
+		return HoldFor(one.Params)
+	}
+	var batch []call
+	_ = json.Unmarshal(body, &batch) // a bad body is the server's to report
+	var d time.Duration
+	for _, c := range batch {
+		d = max(d, HoldFor(c.Params))
+	}
+	return d
+}
+
 // Forward posts a JSON-RPC body (a request or a batch) as is and returns
 // the answer as is, nil when there is none (only notifications). It moves
 // to the next address on a failed dial, as Call does; JSON-RPC errors are
@@ -345,7 +364,7 @@ func (c *Client) Forward(ctx context.Context, body []byte) ([]byte, error) {
 	}
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		ctx, cancel = context.WithTimeout(ctx, c.timeout+bodyHold(body))
 		defer cancel()
 	}
 	var answer []byte

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -97,6 +98,44 @@ type ReadOptions struct {
 
 // blockingRead reports whether the read waits for a change (Index set).
 func (o ReadOptions) blockingRead() bool { return o.Index > 0 }
+
+// DefaultWait and MaxWait are a blocking read's wait when Wait is unset,
+// and the most it may be: the server's defaults (server.DefaultConfig).
+const (
+	DefaultWait = 5 * time.Minute
+	MaxWait     = 10 * time.Minute
+)
+
+// Hold is the longest a server may hold a read with these options before
+// it answers, on top of the read's own work: the wait of a blocking read
+// (DefaultWait when unset, at most MaxWait) and the jitter of up to a
+// 16th that the server adds; 0 for a read that does not block. A caller
+// bounding the call adds it to its own timeout.
+func (o ReadOptions) Hold() time.Duration {
+	if o.Index == 0 {
+		return 0
+	}
+	w := cmp.Or(o.Wait.Std(), DefaultWait)
+	w = min(max(w, 0), MaxWait)
+	return w + w/16
+}
+
+// HoldFor is Hold for any call's params: typed params that embed
+// ReadOptions, or raw JSON (json.RawMessage, []byte) holding "index" and
+// "wait"; 0 for anything else.
+func HoldFor(params any) time.Duration {
+	switch p := params.(type) {
+	case interface{ Hold() time.Duration }:
+		return p.Hold()
+	case json.RawMessage:
+		return HoldFor([]byte(p))
+	case []byte:
+		var o ReadOptions
+		_ = json.Unmarshal(p, &o) // a bad param is the server's to report
+		return o.Hold()
+	}
+	return 0
+}
 
 // ReadMeta is carried by every read answer.
 type ReadMeta struct {

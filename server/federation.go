@@ -187,29 +187,19 @@ func (f *Federation) remoteOf(dc string) (*rpc.Client, []string, error) {
 const forwardMargin = 2 * time.Second
 
 // forwardBound is how long to wait for a forwarded call's answer: its
-// timeout param, plus its wait for a blocking read (with the jitter of up
-// to 1/16 a server adds), each defaulted and capped as a server does
-// (DefaultConfig), plus a margin for the trip.
+// timeout param (defaulted as a server does, DefaultConfig), plus how long
+// a server may hold it as a blocking read (rpc.ReadOptions.Hold), plus a
+// margin for the trip.
 func forwardBound(request []byte) time.Duration {
 	var env struct {
-		Params struct {
-			Timeout rpc.Duration `json:"timeout"`
-			Wait    rpc.Duration `json:"wait"`
-			Index   uint64       `json:"index"`
-		} `json:"params"`
+		Params rpc.ReadOptions `json:"params"`
 	}
-	_ = json.Unmarshal(request, &env)     // a bad param is the remote's to report
-	p, def := env.Params, DefaultConfig() // the remote server's defaults
-	d := cmp.Or(p.Timeout.Std(), def.DefaultTimeout)
+	_ = json.Unmarshal(request, &env) // a bad param is the remote's to report
+	d := cmp.Or(env.Params.Timeout.Std(), DefaultConfig().DefaultTimeout)
 	if d < 0 {
-		d = def.DefaultTimeout
+		d = DefaultConfig().DefaultTimeout
 	}
-	if p.Index > 0 {
-		w := cmp.Or(p.Wait.Std(), def.DefaultWait)
-		w = min(max(w, 0), def.MaxWait)
-		d += w + w/16
-	}
-	return d + forwardMargin
+	return d + env.Params.Hold() + forwardMargin
 }
 
 // knownLocked reports whether the WAN pool has ever shown a server of dc.

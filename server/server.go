@@ -71,8 +71,8 @@ func DefaultConfig() Config {
 		DiskReserve:    64 << 20,
 		DefaultTimeout: 10 * time.Second,
 		MaxTimeout:     60 * time.Second,
-		DefaultWait:    5 * time.Minute,
-		MaxWait:        10 * time.Minute,
+		DefaultWait:    rpc.DefaultWait,
+		MaxWait:        rpc.MaxWait,
 	}
 }
 

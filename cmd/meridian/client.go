@@ -41,7 +41,7 @@ func newVerb(name, usage string, stderr io.Writer) *verb {
 		def = "127.0.0.1:7500"
 	}
 	v.fs.StringVar(&v.addr, "http-addr", def, "agent address (host:port, comma-separated for several; env MERIDIAN_HTTP_ADDR)")
-	v.fs.DurationVar(&v.timeout, "timeout", 30*time.Second, "give up after this long (retryable errors are retried until then)")
+	v.fs.DurationVar(&v.timeout, "timeout", 30*time.Second, "give up on a call after this long, not counting the wait of a blocking read (retryable errors are retried until then)")
 	return v
 }
 
@@ -87,9 +87,10 @@ func (v *verb) client() (*rpc.Client, error) {
 	return rpc.NewClient(rpc.ClientConfig{Addrs: strings.Split(v.addr, ",")})
 }
 
-// callOn is call on a client the verb keeps: each call has -timeout.
+// callOn is call on a client the verb keeps: each call has -timeout, and
+// a blocking read the wait it asked for on top (rpc.HoldFor).
 func (v *verb) callOn(cl *rpc.Client, method string, params, result any, retry bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), v.timeout+rpc.HoldFor(params))
 	defer cancel()
 	if retry {
 		return cl.CallRetry(ctx, method, params, result)
