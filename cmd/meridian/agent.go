@@ -46,7 +46,7 @@ func (f *agentFlags) register(fs *flag.FlagSet, role string) {
 	host, _ := os.Hostname()
 	fs.StringVar(&f.node, "node", host, "node name, unique in the datacenter")
 	fs.StringVar(&f.dc, "dc", "dc1", "datacenter name")
-	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (dev: a temporary one when empty)")
+	fs.StringVar(&f.dataDir, "data-dir", "", dataDirHelp[role])
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:7500", "JSON-RPC listen address (POST /rpc)")
 	fs.StringVar(&f.lanAddr, "lan-addr", "127.0.0.1:7301", "LAN gossip address (UDP and TCP)")
 	fs.Func("join", "address of a LAN gossip member to join (repeatable; retried until it works)", func(v string) error {
@@ -100,6 +100,13 @@ func parsePeers(s string) ([]rpc.Peer, error) {
 		return nil, errors.New("-peers: list every server as NAME=HOST:PORT,... (this one included)")
 	}
 	return out, nil
+}
+
+// dataDirHelp is -data-dir's help, per role.
+var dataDirHelp = map[string]string{
+	"dev":    "data directory (empty: a temporary one, removed on exit)",
+	"server": "data directory: the Raft log, snapshots and the WASM modules (required)",
+	"edge":   "data directory: services registered through the API, and the WASM modules fetched (empty: kept in memory, lost on restart)",
 }
 
 // agentRoles says what each role is, for its usage line.

@@ -19,9 +19,9 @@ import (
 const benchUsage = `Usage: meridian bench kv [flags]
 
 A closed-loop load generator for the KV API: -clients workers each keep one
-kv.put or kv.get in flight against the agents of -http-addr (calls go round
-robin over them), for -duration. get and mixed loads first write every key
-of the key space once. A line of progress goes to stderr each second; the
+kv.put or kv.get in flight against the agents of -http-addr (each call to
+the leader of its key's shard; -route any: round robin over them), for
+-duration. get and mixed loads first write every key of the key space once. A line of progress goes to stderr each second; the
 result (ops, ops/s, latency p50/p99/p99.9/max, errors by code) to stdout.
 
 Keys are PREFIXk00000...: all in one top-level folder, which Meridian keeps
@@ -39,7 +39,8 @@ Flags:
 // runBench runs "meridian bench kv".
 func runBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "kv" {
-		fmt.Fprint(stderr, benchUsage)
+		fmt.Fprintln(stderr, strings.TrimSuffix(benchUsage, "\nFlags:\n"))
+		fmt.Fprintln(stderr, "\nRun 'meridian bench kv -h' for its flags.")
 		return 2
 	}
 	fs := newFlagSet("bench kv", stderr, "")

@@ -14,11 +14,12 @@ import (
 	"meridian/rpc"
 )
 
-const checksUsage = `meridian checks submit [-name NAME] FILE.wasm     store a WASM check module (prints its digest)
-       meridian checks try [flags] MODULE                run a module once on an agent, register nothing
-       meridian checks list                              the stored modules
-       meridian checks delete [-force] [-name-only] MODULE
-MODULE is a digest (sha256, hex) or a name given at submission.`
+const checksUsage = `meridian checks submit [flags] FILE.wasm     store a WASM check module (prints its digest; -name NAME)
+       meridian checks try [flags] MODULE           run a module once on an agent, register nothing
+       meridian checks list [flags]                 the stored modules
+       meridian checks delete [flags] MODULE        remove a module or, with -name-only, its name
+MODULE is a digest (sha256, hex) or a name given at submission.
+checks try exits as a check plugin does: 0 passing, 1 warning, 2 critical.`
 
 func runChecks(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {

@@ -357,7 +357,7 @@ func kvDelete(args []string, stdout, stderr io.Writer) int {
 	v.dcFlag()
 	recurse := v.fs.Bool("recurse", false, "delete every key under the prefix KEY")
 	var cas optUint
-	v.fs.Var(&cas, "cas", "delete only if the key's modify index is this")
+	v.fs.Var(&cas, "cas", "delete only if the key's modify index is this (0: succeed only if the key is absent)")
 	if !v.parse(args, 1, 1) {
 		return v.exit
 	}
