@@ -21,6 +21,7 @@ set -euo pipefail
 	exit 2
 }
 A=$1 B=$2
+here=$(cd "$(dirname "$0")" && pwd)
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-8s}
 OPS=${OPS:-put get}
@@ -40,13 +41,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ports() { # N free loopback ports
-	python3 -c '
-import socket, sys
-s = [socket.socket() for _ in range(int(sys.argv[1]))]
-for x in s: x.bind(("127.0.0.1", 0))
-print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"
-}
+ports() { python3 "$here/free_ports.py" "$1"; } # N free loopback ports
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 run() { # binary label

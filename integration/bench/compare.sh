@@ -97,18 +97,9 @@ log "building meridian and etcdbench"
 	exit 1
 }
 
-# free_ports N prints N distinct free TCP ports on 127.0.0.1.
-free_ports() {
-	python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
+# free_ports N prints N distinct free ports on 127.0.0.1 (TCP and UDP),
+# outside the kernel's ephemeral range (see free_ports.py).
+free_ports() { python3 "$root/integration/bench/free_ports.py" "$1"; }
 
 # wait_http URL EXPECT: until URL's body contains EXPECT (60 s at most).
 wait_http() {

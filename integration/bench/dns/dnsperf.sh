@@ -72,22 +72,9 @@ command -v python3 >/dev/null || {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
 }
 
-# free_ports N prints N distinct ports free on 127.0.0.1 in UDP and TCP.
-free_ports() {
-	python3 - "$1" <<'PY'
-import socket, sys
-out, socks = [], []
-while len(out) < int(sys.argv[1]):
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close(); continue
-    socks += [t, u]; out.append(port)
-print(" ".join(map(str, out)))
-PY
-}
+# free_ports N prints N distinct ports free on 127.0.0.1 in UDP and TCP,
+# outside the kernel's ephemeral range (see ../free_ports.py).
+free_ports() { python3 "$root/integration/bench/free_ports.py" "$1"; }
 
 # answers_ok: one A query for web answered with NOERROR (dnsperf as a probe).
 answers_ok() {
