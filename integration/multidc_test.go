@@ -16,6 +16,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"meridian/integration/cluster"
+	"meridian/integration/freeport"
 	"meridian/rpc"
 )
 
@@ -26,7 +27,7 @@ import (
 func twoDCs(t testing.TB) (dc1, dc2 *cluster.Cluster, dnsAddr string) {
 	dc1 = cluster.Start(t, cluster.Options{DC: "dc1"})
 	dc2 = cluster.Start(t, cluster.Options{DC: "dc2", JoinWAN: []string{dc1.WANAddr(0)}})
-	ports, err := cluster.FreePorts(1)
+	ports, err := freeport.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}

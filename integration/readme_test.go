@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"meridian/integration/cluster"
+	"meridian/integration/freeport"
 )
 
 // tourScript returns the README's five-minute tour, the first sh block
@@ -55,7 +56,7 @@ func TestReadmeTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports, err := cluster.FreePorts(4)
+	ports, err := freeport.Ports(4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"meridian/integration/freeport"
 )
 
 var debugLogs = flag.Bool("gossip.debug", false, "print the debug logs (memberlist's included) of passing tests too")
@@ -155,25 +156,10 @@ func startPool(t testing.TB, cfg Config) (*Pool, *recorder) {
 	return p, rec
 }
 
-// freePort returns a loopback port free for both TCP and UDP right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+// freePort returns a loopback port free for both TCP and UDP right now,
+// outside the ephemeral range, so that no member of a test running in
+// parallel (they bind port 0) can take it before its owner starts.
+func freePort(t testing.TB) int { return freeport.Port(t) }
 
 // retry calls f until it succeeds or timeout passes. A join has a 1 s TCP
 // timeout in the local profile, which a loaded machine (-race, the

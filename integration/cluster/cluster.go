@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"meridian/integration/freeport"
 	"meridian/rpc"
 	"meridian/server/shard"
 )
@@ -182,7 +183,7 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 	}
 	t.Cleanup(c.cleanup)
 
-	pp, err := FreePorts(4 * opts.Servers)
+	pp, err := freeport.Ports(4 * opts.Servers)
 	if err != nil {
 		return nil, err
 	}

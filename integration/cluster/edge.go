@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"meridian/integration/freeport"
 	"meridian/rpc"
 )
 
@@ -21,7 +22,7 @@ func (c *Cluster) AddEdge(node string, args ...string) int {
 // AddEdgeVia is AddEdge joining through server via's gossip address.
 func (c *Cluster) AddEdgeVia(via int, node string, args ...string) int {
 	c.t.Helper()
-	pp, err := FreePorts(2)
+	pp, err := freeport.Ports(2)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"meridian/integration/freeport"
 	"meridian/rpc"
 )
 
@@ -13,7 +14,7 @@ import (
 // is ready (its shards have leaders).
 func (c *Cluster) AddServer() int {
 	c.t.Helper()
-	pp, err := FreePorts(4)
+	pp, err := freeport.Ports(4)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -17,9 +17,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
+	"meridian/integration/freeport"
 	"meridian/rpc"
 	"meridian/server"
 	"meridian/server/raftnode"
@@ -41,16 +43,12 @@ type Cluster struct {
 }
 
 // FreePort returns a loopback address with a port nothing listens on now.
-// dragonboat needs a real port (no :0), so the port is found by listening
-// and closing; a port taken in between makes the start fail loudly.
+// dragonboat needs a real port (no :0); freeport picks it outside the
+// ephemeral range, where no other test's bind to :0 or outgoing connection
+// can take it first. A port taken anyway makes the start fail loudly.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("servertest: find a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(freeport.Port(t)))
 }
 
 // Start starts the servers and waits until every shard has a leader.
