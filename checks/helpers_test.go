@@ -3,13 +3,13 @@ package checks
 import (
 	"context"
 	"log/slog"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"meridian/integration/freeport"
 	"meridian/rpc"
 )
 
@@ -234,17 +234,9 @@ func probeOnce(t testing.TB, r *Runner, def rpc.CheckDefinition) result {
 	return res
 }
 
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+// closedAddr is a loopback address nothing listens on (outside the
+// ephemeral range, so no other test's listener takes it meanwhile).
+func closedAddr(t testing.TB) string { return freeport.Addr(t) }
 
 // goroutines lists the goroutines with a frame holding one of the
 // patterns.

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"meridian/integration/freeport"
 )
 
 // toyServer registers every method of types.go with toy handlers.
@@ -79,16 +81,9 @@ func serve(t *testing.T, h http.Handler) *httptest.Server {
 	return ts
 }
 
-// closedAddr is a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
+// closedAddr is a loopback address nothing listens on (outside the
+// ephemeral range, so no other test's listener takes it meanwhile).
+func closedAddr(t testing.TB) string { return freeport.Addr(t) }
 
 func newClient(t *testing.T, cfg ClientConfig) *Client {
 	c, err := NewClient(cfg)

@@ -92,6 +92,13 @@ func Port(t testing.TB) int {
 	return p[0]
 }
 
+// Addr is "127.0.0.1:PORT" of a Port: an address nothing listens on, and
+// nothing will by chance.
+func Addr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(Port(t)))
+}
+
 // pick proposes one port that is free right now for TCP and UDP (0 when
 // the proposal was taken).
 func pick() (int, error) {

@@ -15,9 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -48,7 +46,7 @@ type Cluster struct {
 // can take it first. A port taken anyway makes the start fail loudly.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(freeport.Port(t)))
+	return freeport.Addr(t)
 }
 
 // Start starts the servers and waits until every shard has a leader.
