@@ -132,6 +132,10 @@ func runAgent(role string, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "meridian %s: %v\n", role, err)
 		return 2
 	}
+	if err := f.check(role); err != nil {
+		fmt.Fprintf(stderr, "meridian %s: %v\n", role, err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := agent(ctx, role, f, log); err != nil {
@@ -139,6 +143,25 @@ func runAgent(role string, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// check refuses flags that cannot start an agent of role, before anything
+// starts: these are usage errors (exit status 2), not failures.
+func (f agentFlags) check(role string) error {
+	if role != "server" {
+		return nil
+	}
+	if f.dataDir == "" {
+		return errors.New("-data-dir is required for a server")
+	}
+	if f.peers != "" {
+		_, err := parsePeers(f.peers)
+		return err
+	}
+	if f.bootstrapExpect < 0 || (f.bootstrapExpect == 0 && len(f.join) == 0 && server.ReadReplicaID(f.dataDir) == 0) {
+		return errors.New("a new server needs -peers, or -bootstrap-expect N and -join ADDR, or -join ADDR to join a running datacenter")
+	}
+	return nil
 }
 
 func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) error {
@@ -165,8 +188,8 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 		}
 		cfg.Peers = []rpc.Peer{{Node: f.node, RaftAddr: f.raftAddr}}
 	case "server":
-		if cfg.DataDir == "" {
-			return errors.New("-data-dir is required for a server")
+		if err := f.check(role); err != nil {
+			return err
 		}
 		if f.peers != "" {
 			peers, err := parsePeers(f.peers)
@@ -174,8 +197,6 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 				return err
 			}
 			cfg.Peers = peers
-		} else if f.bootstrapExpect < 0 || (f.bootstrapExpect == 0 && len(f.join) == 0 && server.ReadReplicaID(cfg.DataDir) == 0) {
-			return errors.New("a new server needs -peers, or -bootstrap-expect N and -join ADDR, or -join ADDR to join a running datacenter")
 		}
 	}
 

@@ -8,7 +8,8 @@ import (
 
 // TestHelp: every command and verb answers -h with its usage and exit
 // status 0, as flag-based CLIs (consul, etcdctl) do; a bad flag or an
-// unknown verb prints the usage too, with status 2 and the offender named.
+// unknown verb prints the usage too, with status 2 and the offender named,
+// as do an agent's flags that cannot start it.
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"help"},
@@ -40,6 +41,10 @@ func TestHelp(t *testing.T) {
 		{[]string{"bench", "kv", "-bogus"}, "-bogus"},
 		{[]string{"checks", "nope"}, "Usage: meridian checks submit"},
 		{[]string{"nope"}, `unknown command "nope"`},
+		// A server's flags that cannot start it are usage errors too.
+		{[]string{"server", "-node", "s1"}, "-data-dir is required"},
+		{[]string{"server", "-data-dir", t.TempDir()}, "a new server needs -peers"},
+		{[]string{"server", "-data-dir", t.TempDir(), "-peers", "s1"}, `-peers: "s1" is not NAME=HOST:PORT`},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(tc.args, &out, &errOut)
