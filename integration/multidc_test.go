@@ -125,6 +125,14 @@ func TestMultiDC(t *testing.T) {
 	if out, errOut, code := cli(t, "", "", "dc", "-http-addr", edge1); code != 0 || !regexp.MustCompile(`(?s)^DC .*\ndc1 \(local\) +3 +3 .*\ndc2 +3 +3 `).MatchString(out) {
 		t.Fatalf("meridian dc: exit %d, %q, %q", code, out, errOut)
 	}
+	// An edge is in no WAN pool: members -wan says so, a server lists both
+	// datacenters' servers.
+	if out, errOut, code := cli(t, "", "", "members", "-wan", "-http-addr", edge1); code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(errOut, "only servers join the WAN pool") {
+		t.Errorf("meridian members -wan at an edge: exit %d, %q, %q; want the header alone and a note that only servers join", code, out, errOut)
+	}
+	if out, errOut, code := cli(t, "", "", "members", "-wan", "-http-addr", dc1.HTTPAddr(0)); code != 0 || strings.Count(out, "alive") != 6 || errOut != "" {
+		t.Errorf("meridian members -wan at a server: exit %d, %q, %q; want the 6 servers of both datacenters alive", code, out, errOut)
+	}
 
 	// A WASM module uploaded to dc2 through dc1's edge (PUT /v1/modules
 	// ?dc=dc2, streamed edge -> dc1 server -> dc2 server): stored in dc2

@@ -29,6 +29,9 @@ func runMembers(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Addr, m.Status, m.Role, m.DC, m.RPCAddr)
 	}
 	tw.Flush()
+	if *wan && len(res.Members) == 0 {
+		fmt.Fprintf(stderr, "meridian members: the agent at %s knows no WAN members: only servers join the WAN pool (edges and dev do not), once their datacenter has formed\n", v.addr)
+	}
 	return 0
 }
 
