@@ -302,9 +302,7 @@ func kvGetRecurse(v *verb, stdout, stderr io.Writer, o getOpts) int {
 	if o.detailed {
 		return printJSON(stdout, stderr, res.Entries)
 	}
-	for _, e := range res.Entries {
-		fmt.Fprintf(stdout, "%s:%s\n", e.Key, o.value(e))
-	}
+	printEntries(stdout, res.Entries, o.value)
 	return 0
 }
 
@@ -324,10 +322,11 @@ func kvGetKeys(v *verb, stdout io.Writer, o getOpts, sep string) int {
 	return 0
 }
 
-// printEntries prints KEY:VALUE lines, as Consul's kv get -recurse does.
-func printEntries(stdout io.Writer, entries []*rpc.KVEntry) {
+// printEntries prints KEY:VALUE lines, as Consul's kv get -recurse does,
+// each value as value renders it.
+func printEntries(stdout io.Writer, entries []*rpc.KVEntry, value func(*rpc.KVEntry) []byte) {
 	for _, e := range entries {
-		fmt.Fprintf(stdout, "%s:%s\n", e.Key, e.Value)
+		fmt.Fprintf(stdout, "%s:%s\n", e.Key, value(e))
 	}
 }
 
@@ -348,7 +347,7 @@ func kvList(args []string, stdout, stderr io.Writer) int {
 	for _, k := range res.Keys {
 		fmt.Fprintln(stdout, k)
 	}
-	printEntries(stdout, res.Entries)
+	printEntries(stdout, res.Entries, getOpts{}.value)
 	return 0
 }
 
