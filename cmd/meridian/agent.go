@@ -188,9 +188,7 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 		}
 		cfg.Peers = []rpc.Peer{{Node: f.node, RaftAddr: f.raftAddr}}
 	case "server":
-		if err := f.check(role); err != nil {
-			return err
-		}
+		// runAgent has checked the flags (check): -peers parses.
 		if f.peers != "" {
 			peers, err := parsePeers(f.peers)
 			if err != nil {
