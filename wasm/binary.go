@@ -1,6 +1,9 @@
 package wasm
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // The few facts validation needs that wazero's CompiledModule does not
 // expose: every import with its kind (wazero lists imported functions and
@@ -118,6 +121,17 @@ func (r *reader) limits() (min, max uint64, hasMax bool) {
 	return min, max, hasMax
 }
 
+// vectorError: a section declares more entries than it has bytes.
+type vectorError struct {
+	section byte
+	count   uint32
+	bytes   int
+}
+
+func (e *vectorError) Error() string {
+	return fmt.Sprintf("section %d declares %d entries in %d bytes", e.section, e.count, e.bytes)
+}
+
 func readBinaryFacts(wasm []byte) (binaryFacts, error) {
 	var f binaryFacts
 	if len(wasm) < 8 {
@@ -129,6 +143,16 @@ func readBinaryFacts(wasm []byte) (binaryFacts, error) {
 		body := &reader{b: r.bytes(r.u32())}
 		if r.err != nil {
 			break
+		}
+		// Sections 1-7, 9-11 hold a vector whose every entry takes at least
+		// a byte. A count beyond the section's bytes is refused here:
+		// wazero allocates for the count before reading the entries, so a
+		// 50-byte module declaring 2^32 functions exhausted the memory.
+		if (id >= 1 && id <= 7) || (id >= 9 && id <= 11) {
+			c := *body
+			if n := c.u32(); c.err == nil && uint64(n) > uint64(len(c.b)) {
+				return f, &vectorError{section: id, count: n, bytes: len(c.b)}
+			}
 		}
 		switch id {
 		case sectionImport:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -206,7 +207,11 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte) (compiled wazero.Com
 	}
 	// Explain memory sizes wazero would refuse with its own (less clear)
 	// words. Bytes this reader cannot read are left to wazero.
-	if facts, ferr := readBinaryFacts(wasm); ferr == nil && facts.hasMem {
+	facts, ferr := readBinaryFacts(wasm)
+	if ve := (*vectorError)(nil); errors.As(ferr, &ve) {
+		return nil, info, detailf(ErrInvalidModule, ve.Error())
+	}
+	if ferr == nil && facts.hasMem {
 		if err := r.checkMemory(facts); err != nil {
 			return nil, info, err
 		}

@@ -38,6 +38,9 @@ func TestValidate(t *testing.T) {
 		{name: "empty", wasm: []byte{}, err: ErrNotWasm},
 		{name: "bad version", wasm: []byte("\x00asm\x02\x00\x00\x00"), err: ErrNotWasm},
 		{name: "truncated", wasm: guest(t, "output")[:40], err: ErrInvalidModule},
+		// 2^32-ish code entries in a 6-byte section: wazero alone allocated
+		// for the count and ran out of memory (found by FuzzValidate).
+		{name: "huge vector", wasm: []byte("\x00asm\x01\x00\x00\x00\x01\x05\x01`\x00\x01\x7f\x03\x02\x01\x00\a\t\x01\x05check\x00\x00\n\x06\xff\xff\xff\xff\x02\v"), err: ErrInvalidModule, msg: "section 10 declares 805306367 entries in 1 bytes"},
 		{name: "too large", wasm: append(append([]byte{}, guest(t, "pass")...), make([]byte, 1<<20)...), err: ErrTooLarge, msg: "the limit is 1048576"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
