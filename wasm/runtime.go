@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -205,13 +204,15 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte) (compiled wazero.Com
 	if len(wasm) < 8 || !bytes.Equal(wasm[4:8], []byte{1, 0, 0, 0}) {
 		return nil, info, detailf(ErrNotWasm, "not a WebAssembly 1.0 binary module (bad version)")
 	}
-	// Explain memory sizes wazero would refuse with its own (less clear)
-	// words. Bytes this reader cannot read are left to wazero.
-	facts, ferr := readBinaryFacts(wasm)
-	if ve := (*vectorError)(nil); errors.As(ferr, &ve) {
-		return nil, info, detailf(ErrInvalidModule, ve.Error())
+	// Read the module's structure first: wazero allocates for the counts a
+	// module declares before reading what they count (see binary.go).
+	// This also explains memory sizes wazero would refuse with its own,
+	// less clear, words.
+	facts, err := walkModule(wasm)
+	if err != nil {
+		return nil, info, detailf(ErrInvalidModule, "invalid module: "+err.Error())
 	}
-	if ferr == nil && facts.hasMem {
+	if facts.hasMem {
 		if err := r.checkMemory(facts); err != nil {
 			return nil, info, err
 		}
@@ -233,7 +234,7 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte) (compiled wazero.Com
 		}
 		return nil, info, detailf(ErrInvalidModule, "invalid module: "+err.Error())
 	}
-	info, err = r.inspect(compiled, wasm)
+	info, err = r.inspect(compiled, wasm, facts)
 	if err != nil {
 		compiled.Close(ctx)
 		return nil, info, err
@@ -242,13 +243,9 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte) (compiled wazero.Com
 }
 
 // inspect checks a compiled module's imports and exports.
-func (r *Runtime) inspect(compiled wazero.CompiledModule, wasm []byte) (ModuleInfo, error) {
+func (r *Runtime) inspect(compiled wazero.CompiledModule, wasm []byte, facts binaryFacts) (ModuleInfo, error) {
 	sum := sha256.Sum256(wasm)
 	info := ModuleInfo{Digest: hex.EncodeToString(sum[:]), Size: len(wasm), ABIVersion: ABIVersion}
-	facts, err := readBinaryFacts(wasm)
-	if err != nil {
-		return info, detailf(ErrInvalidModule, "invalid module: cannot read its sections")
-	}
 	for _, e := range facts.imports {
 		if e.kind != kindFunc {
 			return info, detailf(ErrImport, fmt.Sprintf("import %q.%q is a %s; a module may import only functions of the Meridian ABI v1 and of WASI",
@@ -281,6 +278,9 @@ func (r *Runtime) inspect(compiled wazero.CompiledModule, wasm []byte) (ModuleIn
 			return info, err
 		}
 		info.MemoryPages = facts.memMin
+	}
+	if err := checkTables(facts); err != nil {
+		return info, err
 	}
 	return info, nil
 }

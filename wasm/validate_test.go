@@ -27,6 +27,8 @@ func TestValidate(t *testing.T) {
 		{name: "counter", reactor: true},
 		{name: "command"},
 		{name: "bigmem"}, // valid: the check's limit applies when it runs
+		{name: "shapes", imports: []string{"meridian.now_ms"}},
+		{name: "table_grow_max"},
 		{name: "bigmax", err: ErrInvalidModule, msg: "wasm: module declares a maximum memory of 65536 pages, more than the cap of 1024 pages (64 MiB)"},
 		{name: "bad_import", err: ErrImport, msg: `wasm: import "env"."foo" is not part of the Meridian ABI v1`},
 		{name: "bad_abi_sig", err: ErrImport, msg: `wasm: import "meridian"."log" has type (i32) -> (i32), the Meridian ABI v1 has (i32, i32, i32) -> (i32)`},
@@ -40,7 +42,7 @@ func TestValidate(t *testing.T) {
 		{name: "truncated", wasm: guest(t, "output")[:40], err: ErrInvalidModule},
 		// 2^32-ish code entries in a 6-byte section: wazero alone allocated
 		// for the count and ran out of memory (found by FuzzValidate).
-		{name: "huge vector", wasm: []byte("\x00asm\x01\x00\x00\x00\x01\x05\x01`\x00\x01\x7f\x03\x02\x01\x00\a\t\x01\x05check\x00\x00\n\x06\xff\xff\xff\xff\x02\v"), err: ErrInvalidModule, msg: "section 10 declares 805306367 entries in 1 bytes"},
+		{name: "huge vector", wasm: []byte("\x00asm\x01\x00\x00\x00\x01\x05\x01`\x00\x01\x7f\x03\x02\x01\x00\a\t\x01\x05check\x00\x00\n\x06\xff\xff\xff\xff\x02\v"), err: ErrInvalidModule, msg: "section 10 (code): declares 805306367 entries in 1 bytes"},
 		{name: "too large", wasm: append(append([]byte{}, guest(t, "pass")...), make([]byte, 1<<20)...), err: ErrTooLarge, msg: "the limit is 1048576"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
