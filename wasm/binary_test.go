@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Modules of a few bytes that declare vectors of 2^32-1 entries, locals or
@@ -138,4 +139,22 @@ func section(id byte, payload ...[]byte) []byte {
 
 func module(sections ...[]byte) []byte {
 	return concat([]byte("\x00asm\x01\x00\x00\x00"), concat(sections...))
+}
+
+// Compilations beyond compileSlots wait for a slot, and give up when the
+// caller's context ends.
+func TestValidateWaitsForACompileSlot(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	for range compileSlots {
+		rt.compiling <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := rt.Validate(ctx, guest(t, "pass")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("with every slot taken: err = %v, want the context's deadline", err)
+	}
+	<-rt.compiling
+	if _, err := rt.Validate(context.Background(), guest(t, "pass")); err != nil {
+		t.Fatalf("with a slot free: %v", err)
+	}
 }

@@ -32,10 +32,16 @@ type Runtime struct {
 	dialer   *net.Dialer
 	resolver *net.Resolver
 
-	closed  atomic.Bool
-	mu      sync.Mutex
-	modules map[string]*Module // loaded modules by digest
+	closed    atomic.Bool
+	compiling chan struct{} // one token per compilation in progress
+	mu        sync.Mutex
+	modules   map[string]*Module // loaded modules by digest
 }
+
+// compileSlots bounds the compilations in progress. wazero needs about 70
+// times a module's size while compiling it (600 MB for a module of 8 MiB
+// of tiny functions), so many uploads at once must not compile at once.
+const compileSlots = 2
 
 // ModuleInfo describes a valid module.
 type ModuleInfo struct {
@@ -62,6 +68,8 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		dialer:   &net.Dialer{},
 		resolver: net.DefaultResolver,
 		modules:  make(map[string]*Module),
+
+		compiling: make(chan struct{}, compileSlots),
 	}
 	// The compiler where the platform has one, else the interpreter.
 	// wazero's memory limit is one page above the cap: a module that
@@ -217,8 +225,14 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte) (compiled wazero.Com
 			return nil, info, err
 		}
 	}
+	select {
+	case r.compiling <- struct{}{}:
+	case <-ctx.Done():
+		return nil, info, ctx.Err()
+	}
 	func() {
 		defer func() {
+			<-r.compiling
 			if p := recover(); p != nil {
 				err = fmt.Errorf("compiler panic: %v", p)
 			}
