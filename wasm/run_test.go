@@ -29,6 +29,7 @@ func TestRunStatus(t *testing.T) {
 		{"badutf8", Passing, "ok \uFFFD done"},
 		{"unreachable", Critical, "meridian: check trapped: wasm error: unreachable"},
 		{"oob", Critical, "meridian: check trapped: wasm error: out of bounds memory access"},
+		{"recurse", Critical, "meridian: check trapped: stack overflow"},
 		{"exit", Warning, "meridian: check exited with code 1"},
 		{"bigmem", Critical, "module needs 300 pages of memory to start, the limit is 256 (16 MiB)"},
 	} {
