@@ -11,7 +11,9 @@
 #
 # Each line: binary, op, -coalesce, ops/s, errors, p50 (us), and the CPU
 # of each server and of the load tool in % of one core, sampled from /proc
-# over the middle of the run (the leader is the busy one). The load is
+# over the middle of the run (the leader is the busy one), then the CPU the
+# hypervisor stole meanwhile for other guests: a round with steal above a
+# few % is slow for that alone, and says nothing of A against B. The load is
 # CLIENTS (64) closed-loop clients over KEYS (10000) keys of one folder
 # (one shard), 128-byte values. Nothing is left running on exit.
 set -euo pipefail
@@ -43,6 +45,7 @@ trap 'exit 130' INT TERM
 
 ports() { python3 "$here/free_ports.py" "$1"; } # N free loopback ports
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+steal() { awk '/^cpu / {print $9}' /proc/stat; } # ticks the hypervisor gave other guests
 
 run() { # binary label
 	local bin=$1 label=$2
@@ -79,9 +82,11 @@ run() { # binary label
 			local bp=$! a=() b=() t0 t1
 			sleep "$warm"
 			for q in "${pids[@]}" "$bp"; do a+=("$(ticks "$q")"); done
+			a+=("$(steal)")
 			t0=$(date +%s.%N)
 			sleep "$span"
 			for q in "${pids[@]}" "$bp"; do b+=("$(ticks "$q")"); done
+			b+=("$(steal)")
 			t1=$(date +%s.%N)
 			wait "$bp" || { cat "$dir/bench.log" >&2; exit 1; }
 			python3 - "$label" "$op" "$co" "$dir/out.json" "$t0" "$t1" "${a[*]}" "${b[*]}" "$(getconf CLK_TCK)" <<'EOF'
@@ -91,7 +96,7 @@ d = json.load(open(path))
 dt = float(t1) - float(t0)
 cpu = [round((int(y) - int(x)) * 100 / int(hz) / dt) for x, y in zip(a.split(), b.split())]
 print(f"{label} {op} co={co} {round(d['ops_per_sec'])} ops/s, {d['errors']} errors, p50 {d['latency_us']['p50']} us, "
-      f"cpu% s1 s2 s3 load: {' '.join(map(str, cpu))}")
+      f"cpu% s1 s2 s3 load stolen: {' '.join(map(str, cpu))}")
 EOF
 		done
 	done

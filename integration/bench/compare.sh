@@ -18,8 +18,11 @@
 # The load generator runs on the same machine and shares its cores. Each
 # result also records the CPU the agents, the load tool and everything else
 # used meanwhile (in % of one core): "other" well above 0 means the machine
-# was busy with other work and the run is noisy. QUIET_WAIT=SECONDS waits
-# (that long at most) for an idle machine before each system.
+# was busy with other work and the run is noisy; "steal" is CPU time the
+# hypervisor gave to other guests while ours wanted it (a shared VM's
+# neighbours), and a run with steal above a few % is slow for that alone.
+# QUIET_WAIT=SECONDS waits (that long at most) for an idle machine before
+# each system.
 #
 # Results: OUT/results.jsonl (one JSON result per run, as `-json` prints
 # it), OUT/rss.txt, OUT/summary.md (the table, also printed at the end),
@@ -127,9 +130,11 @@ record_rss() { # LABEL PID...
 }
 
 # CPU accounting, to tell a clean run from one disturbed by other work on
-# the machine: the machine's busy time, our agents' and the load tool's.
+# the machine: the machine's busy time, our agents' and the load tool's,
+# and the time stolen by the hypervisor (/proc/stat's 8th column).
 hz=$(getconf CLK_TCK)
-busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8}' /proc/stat; }
+steal_ticks() { awk '/^cpu / {print $9}' /proc/stat; }
 agent_ticks() { # ticks used so far by the agents we started
 	local sum=0 t
 	for pid in "${pids[@]}"; do
@@ -166,9 +171,9 @@ bench() {
 	local label=$1
 	shift
 	log "run $label: ${*:2}"
-	local res b0 a0 c0 t0 b1 a1 c1 t1
+	local res b0 a0 c0 s0 t0 b1 a1 c1 s1 t1
 	children_secs >"$work/c0"
-	b0=$(busy_ticks) a0=$(agent_ticks) c0=$(<"$work/c0") t0=$(date +%s.%N)
+	b0=$(busy_ticks) a0=$(agent_ticks) c0=$(<"$work/c0") s0=$(steal_ticks) t0=$(date +%s.%N)
 	# In the background and waited for, so that a signal stops us at once.
 	"$@" -json -clients "$CLIENTS" -keys "$KEYS" -value-size "$VALUE_SIZE" \
 		-duration "$DURATION" -read-ratio "$READ_RATIO" >"$work/result.json" 2>"$OUT/logs/bench-$label.log" &
@@ -177,21 +182,22 @@ bench() {
 	bench_pid=
 	res=$(<"$work/result.json")
 	children_secs >"$work/c1"
-	b1=$(busy_ticks) a1=$(agent_ticks) c1=$(<"$work/c1") t1=$(date +%s.%N)
+	b1=$(busy_ticks) a1=$(agent_ticks) c1=$(<"$work/c1") s1=$(steal_ticks) t1=$(date +%s.%N)
 	echo "$res" | python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read())
-label, hz, b, a, c0, c1, t0, t1 = sys.argv[1], float(sys.argv[2]), *map(float, sys.argv[3:])
+label, hz, b, a, st, c0, c1, t0, t1 = sys.argv[1], float(sys.argv[2]), *map(float, sys.argv[3:])
 c, wall = c1 - c0, t1 - t0
 r["label"] = label
 r["cpu_pct"] = {  # % of one core over the whole command, populating included
     "agents": round(100 * a / hz / wall),
     "load_tool": round(100 * c / wall),
     "other": round(100 * max(0.0, b / hz - a / hz - c) / wall),
+    "steal": round(100 * st / hz / wall),
 }
-print(json.dumps(r))' "$label" "$hz" "$((b1 - b0))" "$((a1 - a0))" \
+print(json.dumps(r))' "$label" "$hz" "$((b1 - b0))" "$((a1 - a0))" "$((s1 - s0))" \
 		"$c0" "$c1" "$t0" "$t1" >>"$OUT/results.jsonl"
-	tail -1 "$OUT/results.jsonl" | python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_us"]; c=r["cpu_pct"]; print("   %.0f ops/s, p50 %.2fms p99 %.2fms, %d errors; CPU %% of a core: agents %d, load tool %d, other %d" % (r["ops_per_sec"], l["p50"]/1000, l["p99"]/1000, r["errors"], c["agents"], c["load_tool"], c["other"]))' >&2
+	tail -1 "$OUT/results.jsonl" | python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_us"]; c=r["cpu_pct"]; print("   %.0f ops/s, p50 %.2fms p99 %.2fms, %d errors; CPU %% of a core: agents %d, load tool %d, other %d, stolen %d" % (r["ops_per_sec"], l["p50"]/1000, l["p99"]/1000, r["errors"], c["agents"], c["load_tool"], c["other"], c["steal"]))' >&2
 }
 
 # --- 1. meridian dev ---------------------------------------------------

@@ -84,10 +84,10 @@ def main(dirs):
     print()
     print("Latency of the successful operations, ms (median over runs of each percentile), and errors (summed over runs).")
     print()
-    print("CPU is in % of one core (the machine has " + str(os.cpu_count()) + "), over the whole run: the agents (servers or etcd members), the load tool, and anything else on the machine (noise).")
+    print("CPU is in % of one core (the machine has " + str(os.cpu_count()) + "), over the whole run: the agents (servers or etcd members), the load tool, anything else on the machine, and the time the hypervisor stole for other guests (noise, both).")
     print()
-    print("| run | ops/s | p50 | p99 | p99.9 | max | errors | CPU agents | CPU load tool | CPU other |")
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    print("| run | ops/s | p50 | p99 | p99.9 | max | errors | CPU agents | CPU load tool | CPU other | CPU stolen |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     order = ["dev-put", "dev-get"] + [f"meridian-f{f}-{op}" for f in (4, 1) for op in ("put", "get", "mixed")] + [f"etcd-{op}" for op in ("put", "get", "mixed")]
     for label in order + sorted(set(runs) - set(order)):
         if label not in runs:
@@ -100,7 +100,7 @@ def main(dirs):
                 codes[c] = codes.get(c, 0) + k
         err = str(errs) + (" (" + ", ".join(f"{c}: {k}" for c, k in sorted(codes.items())) + ")" if codes else "")
         cpu = lambda k: fmt_ops(figure(runs, label, lambda r: (r.get("cpu_pct") or {}).get(k)))
-        print(f"| {label} | {fmt_ops(figure(runs, label, ops))} | {fmt_ms(lat('p50'))} | {fmt_ms(lat('p99'))} | {fmt_ms(lat('p999'))} | {fmt_ms(lat('max'))} | {err} | {cpu('agents')} | {cpu('load_tool')} | {cpu('other')} |")
+        print(f"| {label} | {fmt_ops(figure(runs, label, ops))} | {fmt_ms(lat('p50'))} | {fmt_ms(lat('p99'))} | {fmt_ms(lat('p999'))} | {fmt_ms(lat('max'))} | {err} | {cpu('agents')} | {cpu('load_tool')} | {cpu('other')} | {cpu('steal')} |")
     if rss:
         print()
         print("Idle resident memory (VmRSS), MiB, per process (median over runs); the servers and etcd members freshly started with an empty store.")
