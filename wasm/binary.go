@@ -22,16 +22,17 @@ import (
 // the memory and tables the module defines, and its function bodies.
 
 const (
-	sectionCustom = 0
-	sectionType   = 1
-	sectionImport = 2
-	sectionTable  = 4
-	sectionMemory = 5
-	sectionGlobal = 6
-	sectionExport = 7
-	sectionElem   = 9
-	sectionCode   = 10
-	sectionData   = 11
+	sectionCustom   = 0
+	sectionType     = 1
+	sectionImport   = 2
+	sectionFunction = 3
+	sectionTable    = 4
+	sectionMemory   = 5
+	sectionGlobal   = 6
+	sectionExport   = 7
+	sectionElem     = 9
+	sectionCode     = 10
+	sectionData     = 11
 
 	kindFunc   = 0
 	kindTable  = 1
@@ -324,6 +325,8 @@ func (f *binaryFacts) section(r *reader) {
 			}
 			f.imports = append(f.imports, e)
 		})
+	case sectionFunction:
+		r.each(func() { r.u32() })
 	case sectionTable:
 		r.each(func() {
 			init := false
@@ -380,8 +383,8 @@ func (f *binaryFacts) section(r *reader) {
 			r.bytes(r.count("bytes of data"))
 		})
 	default:
-		// A function or start index, a data count, a tag vector (refused by
-		// wazero, as is an unknown section, before it allocates).
+		// A start index, a data count, a tag vector (refused by wazero, as
+		// is an unknown section, before it allocates).
 		r.b = nil
 	}
 }

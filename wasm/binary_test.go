@@ -38,6 +38,8 @@ func TestValidateRefusesOversizeDeclarations(t *testing.T) {
 			module(typ, fn, exp, section(10, uleb(1), huge))},
 		{"code entries", "section 10 (code): declares 4294967295 entries in 0 bytes",
 			module(typ, fn, exp, section(10, huge))},
+		{"function entries", "section 3 (function): declares 4294967295 entries in 0 bytes",
+			module(typ, section(3, huge))},
 		{"element indices", "section 9 (element), entry 0: declares 4294967295 function indices in 0 bytes",
 			module(section(9, uleb(1), []byte{0, 0x41, 0, 0x0b}, huge))},
 		{"element expressions", "section 9 (element), entry 0: declares 4294967295 expressions in 0 bytes",
