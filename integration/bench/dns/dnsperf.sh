@@ -25,7 +25,8 @@
 # queries, and the CPU used during the run (in % of one core) by the DNS
 # server (TARGET dev and test), by dnsperf, and by everything else
 # ("other": well above 0 means other work on the machine disturbed the
-# run), and writes dnsperf's output under OUT (default: a new
+# run), and the CPU the hypervisor stole for other guests ("stolen": the
+# same), and writes dnsperf's output under OUT (default: a new
 # /tmp/meridian-dnsperf-DATE).
 set -euo pipefail
 
@@ -133,9 +134,11 @@ esac
 wait_answers
 
 # CPU accounting in clock ticks: the machine's busy time, the server's,
-# and dnsperf's (this shell's finished children, from bash's `times`).
+# dnsperf's (this shell's finished children, from bash's `times`), and the
+# time the hypervisor gave to other guests (steal).
 hz=$(getconf CLK_TCK)
-busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8}' /proc/stat; }
+steal_ticks() { awk '/^cpu / {print $9}' /proc/stat; }
 server_ticks() { [[ -n $pid ]] && awk '{print $14+$15}' "/proc/$pid/stat" 2>/dev/null || echo 0; }
 children_ticks() { # call it plainly: in $(...) it would time a subshell's children
 	times >"$work/times"
@@ -147,24 +150,24 @@ children_ticks() { # call it plainly: in $(...) it would time a subshell's child
 edns_flag=()
 [[ $EDNS == 0 ]] || edns_flag=(-e)
 [[ -z $MAX_QPS ]] || edns_flag+=(-Q "$MAX_QPS")
-printf '%-5s %9s %8s %10s %6s %8s %8s %6s\n' type qps avg_ms stddev_ms lost server% dnsperf% other% | tee "$OUT/summary.txt"
+printf '%-5s %9s %8s %10s %6s %8s %8s %6s %7s\n' type qps avg_ms stddev_ms lost server% dnsperf% other% stolen% | tee "$OUT/summary.txt"
 for t in $TYPES; do
 	printf 'web.service.%s %s\n' "$DOMAIN" "$t" >"$work/queries-$t"
 	children_ticks >"$work/c0"
-	b0=$(busy_ticks) s0=$(server_ticks) c0=$(<"$work/c0") t0=$(date +%s.%N)
+	b0=$(busy_ticks) s0=$(server_ticks) c0=$(<"$work/c0") st0=$(steal_ticks) t0=$(date +%s.%N)
 	dnsperf -s "$host" -p "$port" -d "$work/queries-$t" -l "$DURATION" -c "$CLIENTS" \
 		-q "$OUTSTANDING" -T "$THREADS" "${edns_flag[@]}" >"$OUT/dnsperf-$t.txt" 2>&1
 	children_ticks >"$work/c1"
-	b1=$(busy_ticks) s1=$(server_ticks) c1=$(<"$work/c1") t1=$(date +%s.%N)
+	b1=$(busy_ticks) s1=$(server_ticks) c1=$(<"$work/c1") st1=$(steal_ticks) t1=$(date +%s.%N)
 	qps=$(awk '/Queries per second:/ {printf "%.0f", $4}' "$OUT/dnsperf-$t.txt")
 	avg=$(awk '/Average Latency/ {printf "%.3f", $4 * 1000}' "$OUT/dnsperf-$t.txt")
 	sd=$(awk '/Latency StdDev/ {printf "%.3f", $4 * 1000}' "$OUT/dnsperf-$t.txt")
 	lost=$(awk '/Queries lost:/ {print $3}' "$OUT/dnsperf-$t.txt")
-	read -r server perf other < <(awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" -v c="$((c1 - c0))" \
-		-v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
+	read -r server perf other stolen < <(awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" -v c="$((c1 - c0))" \
+		-v st="$((st1 - st0))" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
 			w = (t1 - t0) * hz; o = b - s - c; if (o < 0) o = 0
-			printf "%.0f %.0f %.0f\n", 100 * s / w, 100 * c / w, 100 * o / w }')
-	printf '%-5s %9s %8s %10s %6s %8s %8s %6s\n' "$t" "$qps" "$avg" "$sd" "$lost" "$server" "$perf" "$other" |
+			printf "%.0f %.0f %.0f %.0f\n", 100 * s / w, 100 * c / w, 100 * o / w, 100 * st / w }')
+	printf '%-5s %9s %8s %10s %6s %8s %8s %6s %7s\n' "$t" "$qps" "$avg" "$sd" "$lost" "$server" "$perf" "$other" "$stolen" |
 		tee -a "$OUT/summary.txt"
 done
 log "dnsperf output in $OUT"
