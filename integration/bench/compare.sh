@@ -29,8 +29,14 @@
 # and the processes' logs under OUT/logs; OUT defaults to a new
 # /tmp/meridian-compare-DATE. Everything started is stopped on exit; data
 # directories live in a temporary directory that is removed. Several OUT
-# directories can be summarised together (the median of each figure):
+# directories can be summarised together (the median of each figure, and
+# each run's one-folder ratio with the median of those):
 #   python3 integration/bench/summary.py OUT1 OUT2 OUT3
+# Only the one-folder figures against etcd, in rounds that alternate the two
+# systems (each OUT one round, a few minutes apart):
+#   for i in 1 2 3 4 5 6; do OUT=/tmp/pair-$i ONLY="meridian-f1-put meridian-f1-get etcd-put etcd-get" \
+#     bash integration/bench/compare.sh; done
+#   python3 integration/bench/summary.py /tmp/pair-*
 set -euo pipefail
 
 DURATION=${DURATION:-15s}
@@ -41,6 +47,8 @@ READ_RATIO=${READ_RATIO:-0.9}
 IDLE_SECONDS=${IDLE_SECONDS:-5} # settle time before idle RSS is read
 QUIET_WAIT=${QUIET_WAIT:-0}     # wait up to this many seconds for an idle machine
 COALESCE=${COALESCE:-4}         # bench kv -coalesce of the coalesced runs
+ONLY=${ONLY:-}                  # run only these labels (space-separated), e.g.
+                                # "meridian-f1-put etcd-put"; default: every run
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/meridian-compare.XXXXXX)
@@ -164,12 +172,18 @@ wait_quiet() {
 	done
 }
 
+# wanted PREFIX: whether ONLY selects a label starting with PREFIX (a
+# whole label selects itself); every label when ONLY is empty.
+wanted() { [[ -z $ONLY || " $ONLY" == *" $1"* ]]; }
+
 # bench LABEL COMMAND...: one run with the common flags; its JSON result is
 # appended to results.jsonl with the label and the CPU the agents, the load
-# tool and everything else used meanwhile (in % of one core).
+# tool and everything else used meanwhile (in % of one core). Skipped
+# unless ONLY selects LABEL.
 bench() {
 	local label=$1
 	shift
+	[[ -z $ONLY || " $ONLY " == *" $label "* ]] || return 0
 	log "run $label: ${*:2}"
 	local res b0 a0 c0 s0 t0 b1 a1 c1 s1 t1
 	children_secs >"$work/c0"
@@ -201,6 +215,7 @@ print(json.dumps(r))' "$label" "$hz" "$((b1 - b0))" "$((a1 - a0))" "$((s1 - s0))
 }
 
 # --- 1. meridian dev ---------------------------------------------------
+if wanted dev-; then
 wait_quiet
 read -r dh dr dl < <(free_ports 3)
 log "meridian dev on 127.0.0.1:$dh"
@@ -212,8 +227,10 @@ record_rss meridian-dev "${pids[0]}"
 bench dev-put "$work/meridian" bench kv -http-addr "127.0.0.1:$dh" -op put
 bench dev-get "$work/meridian" bench kv -http-addr "127.0.0.1:$dh" -op get
 stop_all
+fi
 
 # --- 2. three meridian servers ----------------------------------------
+if wanted meridian-; then
 wait_quiet
 read -r h1 h2 h3 r1 r2 r3 l1 l2 l3 w1 w2 w3 < <(free_ports 12)
 peers="s1=127.0.0.1:$r1,s2=127.0.0.1:$r2,s3=127.0.0.1:$r3"
@@ -248,8 +265,10 @@ for f in 1 4; do
 	done
 done
 stop_all
+fi
 
 # --- 3. three etcd members ---------------------------------------------
+if wanted etcd-; then
 wait_quiet
 read -r c1 c2 c3 p1 p2 p3 < <(free_ports 6)
 cluster="e1=http://127.0.0.1:$p1,e2=http://127.0.0.1:$p2,e3=http://127.0.0.1:$p3"
@@ -270,6 +289,7 @@ for op in put get mixed; do
 	bench "etcd-$op" "$work/etcdbench" -endpoints "$eaddrs" -op $op
 done
 stop_all
+fi
 
 # --- the table ---------------------------------------------------------
 {

@@ -56,6 +56,47 @@ def fmt_ms(us):
     return "-" if us is None else f"{us / 1000:.2f}"
 
 
+def per_run_ratios(dirs, steal_max=5):
+    """One-folder Meridian / etcd figures of each OUT_DIR (one compare.sh
+    run: Meridian's and etcd's figures measured minutes apart), and their
+    medians, over every run and over the runs where no figure lost more
+    than steal_max % of a core to the hypervisor. Two figures per
+    operation: the throughput ratio, and the cost ratio (the agents' CPU
+    per operation, etcd's over Meridian's: above 1 when a Meridian
+    operation costs less)."""
+    print()
+    print(f"Each run, one folder: throughput ratio (Meridian 3 servers / etcd 3 members) and cost ratio (server CPU per operation, etcd / Meridian); stolen = the most CPU (% of a core) the hypervisor took during any of the run's figures; medians over every run and over runs with at most {steal_max} % stolen.")
+    print()
+    ops_ = ("put", "get", "mixed")
+    print("| run | " + " | ".join(f"{op} | {op} cost" for op in ops_) + " | stolen |")
+    print("|---|" + "--:|--:|" * len(ops_) + "--:|")
+    every, calm = {}, {}
+    cost = lambda r: (r.get("cpu_pct") or {}).get("agents", 0) / r["ops_per_sec"] if r["ops_per_sec"] else None
+    for d in dirs:
+        runs, _ = load([d])
+        figs, stolen = {}, []
+        for op in ops_:
+            m, e = runs.get(f"meridian-f1-{op}"), runs.get(f"etcd-{op}")
+            if m and e:
+                figs[op] = m[0]["ops_per_sec"] / e[0]["ops_per_sec"]
+                cm, ce = cost(m[0]), cost(e[0])
+                if cm and ce:
+                    figs[op + " cost"] = ce / cm
+            for r in (m or []) + (e or []):
+                stolen.append((r.get("cpu_pct") or {}).get("steal"))
+        stolen = [x for x in stolen if x is not None]
+        worst = max(stolen) if stolen else None
+        for k, v in figs.items():
+            every.setdefault(k, []).append(v)
+            if worst is not None and worst <= steal_max:
+                calm.setdefault(k, []).append(v)
+        cells = [f"{figs[k]:.2f}x" if k in figs else "-" for op in ops_ for k in (op, op + " cost")]
+        print(f"| {os.path.basename(d.rstrip('/'))} | " + " | ".join(cells) + f" | {'-' if worst is None else worst} |")
+    for name, group in (("median, every run", every), (f"median, at most {steal_max} % stolen", calm)):
+        cells = [f"{statistics.median(group[k]):.2f}x ({len(group[k])})" if group.get(k) else "-" for op in ops_ for k in (op, op + " cost")]
+        print(f"| {name} | " + " | ".join(cells) + " | |")
+
+
 def main(dirs):
     runs, rss = load(dirs)
     n = len(dirs)
@@ -112,6 +153,8 @@ def main(dirs):
                 continue
             per = [med([run[i] for run in rss[label] if i < len(run)]) / 1024 for i in range(max(len(r) for r in rss[label]))]
             print(f"| {label} | {statistics.median(per):.0f} | " + ", ".join(f"{v:.0f}" for v in per) + " |")
+    if len(dirs) > 1:
+        per_run_ratios(dirs)
 
 
 if __name__ == "__main__":
