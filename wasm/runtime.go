@@ -39,8 +39,9 @@ type Runtime struct {
 }
 
 // compileSlots bounds the compilations in progress. wazero needs about 70
-// times a module's size while compiling it (600 MB for a module of 8 MiB
-// of tiny functions), so many uploads at once must not compile at once.
+// times a module's size while compiling it (a module of 8.3 MB made of
+// 1.39 million tiny functions: a 579 MiB heap and 5.5 s), so many uploads
+// at once must not compile at once.
 const compileSlots = 2
 
 // ModuleInfo describes a valid module.
