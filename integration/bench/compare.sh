@@ -47,6 +47,7 @@ READ_RATIO=${READ_RATIO:-0.9}
 IDLE_SECONDS=${IDLE_SECONDS:-5} # settle time before idle RSS is read
 QUIET_WAIT=${QUIET_WAIT:-0}     # wait up to this many seconds for an idle machine
 COALESCE=${COALESCE:-4}         # bench kv -coalesce of the coalesced runs
+COUNT=${COUNT:-0}               # 1: count context switches and syscalls per op (perf stat -a)
 ONLY=${ONLY:-}                  # run only these labels (space-separated), e.g.
                                 # "meridian-f1-put etcd-put"; default: every run
 
@@ -94,6 +95,7 @@ need_apt=()
 command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v python3 >/dev/null || need_apt+=(python3)
+if ((COUNT)) && ! command -v perf >/dev/null; then need_apt+=(linux-perf); fi
 if ((${#need_apt[@]})); then
 	log "installing ${need_apt[*]}"
 	apt-get update -qq
@@ -189,7 +191,10 @@ bench() {
 	children_secs >"$work/c0"
 	b0=$(busy_ticks) a0=$(agent_ticks) c0=$(<"$work/c0") s0=$(steal_ticks) t0=$(date +%s.%N)
 	# In the background and waited for, so that a signal stops us at once.
-	"$@" -json -clients "$CLIENTS" -keys "$KEYS" -value-size "$VALUE_SIZE" \
+	local counter=()
+	((COUNT)) && counter=(perf stat -a -x, -o "$work/perf.txt" -e context-switches,raw_syscalls:sys_enter --)
+	: >"$work/perf.txt"
+	"${counter[@]}" "$@" -json -clients "$CLIENTS" -keys "$KEYS" -value-size "$VALUE_SIZE" \
 		-duration "$DURATION" -read-ratio "$READ_RATIO" >"$work/result.json" 2>"$OUT/logs/bench-$label.log" &
 	bench_pid=$!
 	wait "$bench_pid"
@@ -200,7 +205,7 @@ bench() {
 	echo "$res" | python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read())
-label, hz, b, a, st, c0, c1, t0, t1 = sys.argv[1], float(sys.argv[2]), *map(float, sys.argv[3:])
+label, hz, b, a, st, c0, c1, t0, t1 = sys.argv[1], float(sys.argv[2]), *map(float, sys.argv[3:10])
 c, wall = c1 - c0, t1 - t0
 r["label"] = label
 r["cpu_pct"] = {  # % of one core over the whole command, populating included
@@ -209,9 +214,18 @@ r["cpu_pct"] = {  # % of one core over the whole command, populating included
     "other": round(100 * max(0.0, b / hz - a / hz - c) / wall),
     "steal": round(100 * st / hz / wall),
 }
+counts = {}
+for line in open(sys.argv[10]):
+    f = line.strip().split(",")
+    if len(f) > 2 and f[0].isdigit():
+        counts[f[2]] = int(f[0])
+if counts and r.get("ops"):
+    # whole machine, populating included, like cpu_pct
+    r["per_op"] = {"context_switches": round(counts.get("context-switches", 0) / r["ops"], 2),
+                   "syscalls": round(counts.get("raw_syscalls:sys_enter", 0) / r["ops"], 2)}
 print(json.dumps(r))' "$label" "$hz" "$((b1 - b0))" "$((a1 - a0))" "$((s1 - s0))" \
-		"$c0" "$c1" "$t0" "$t1" >>"$OUT/results.jsonl"
-	tail -1 "$OUT/results.jsonl" | python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_us"]; c=r["cpu_pct"]; print("   %.0f ops/s, p50 %.2fms p99 %.2fms, %d errors; CPU %% of a core: agents %d, load tool %d, other %d, stolen %d" % (r["ops_per_sec"], l["p50"]/1000, l["p99"]/1000, r["errors"], c["agents"], c["load_tool"], c["other"], c["steal"]))' >&2
+		"$c0" "$c1" "$t0" "$t1" "$work/perf.txt" >>"$OUT/results.jsonl"
+	tail -1 "$OUT/results.jsonl" | python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_us"]; c=r["cpu_pct"]; print("   %.0f ops/s, p50 %.2fms p99 %.2fms, %d errors; CPU %% of a core: agents %d, load tool %d, other %d, stolen %d" % (r["ops_per_sec"], l["p50"]/1000, l["p99"]/1000, r["errors"], c["agents"], c["load_tool"], c["other"], c["steal"])); p=r.get("per_op"); p and print("   per op, whole machine: %.1f context switches, %.1f syscalls" % (p["context_switches"], p["syscalls"]))' >&2
 }
 
 # --- 1. meridian dev ---------------------------------------------------
