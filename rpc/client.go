@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -102,9 +100,10 @@ type Client struct {
 	closed atomic.Bool
 	router *router // nil unless RouteToLeaders
 
-	coalesce int
-	header   http.Header // ClientConfig.Header
-	lanes    sync.Map    // url -> *lane
+	coalesce  int
+	header    http.Header // ClientConfig.Header
+	rawHeader []byte      // header as request lines, for the lean path
+	lanes     sync.Map    // url -> *lane
 }
 
 // NewClient returns a Client for cfg.
@@ -112,7 +111,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{timeout: cfg.Timeout, hc: cfg.HTTPClient, coalesce: cfg.Coalesce, header: cfg.Header.Clone()}
+	c := &Client{timeout: cfg.Timeout, hc: cfg.HTTPClient, coalesce: cfg.Coalesce, header: cfg.Header.Clone(),
+		rawHeader: formatHeader(cfg.Header)}
 	if err := c.SetAddrs(cfg.Addrs); err != nil {
 		return nil, err
 	}
@@ -307,7 +307,7 @@ func (c *Client) each(ctx context.Context, leader string, try func(url string) e
 		if err == nil || !failover(ctx, err) {
 			if _, ok := errors.AsType[*transportError](err); ok && ctx.Err() == nil {
 				c.router.miss()
-				return fmt.Errorf("rpc: %w: the connection to %s was lost after the request was sent, so the call may or may not have run: %w", ErrUnavailable, leader, err)
+				return fmt.Errorf("rpc: %w: no answer could be read from %s after the request was sent, so the call may or may not have run: %w", ErrUnavailable, leader, err)
 			}
 			return err
 		}
@@ -325,7 +325,7 @@ func (c *Client) each(ctx context.Context, leader string, try func(url string) e
 		}
 		if !failover(ctx, err) {
 			if _, ok := errors.AsType[*transportError](err); ok && ctx.Err() == nil {
-				return fmt.Errorf("rpc: %w: the connection to %s was lost after the request was sent, so the call may or may not have run: %w", ErrUnavailable, urls[i], err)
+				return fmt.Errorf("rpc: %w: no answer could be read from %s after the request was sent, so the call may or may not have run: %w", ErrUnavailable, urls[i], err)
 			}
 			return err
 		}
@@ -367,32 +367,22 @@ func (c *Client) Forward(ctx context.Context, body []byte) ([]byte, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.timeout+bodyHold(body))
 		defer cancel()
 	}
-	var answer []byte
+	var out []byte
 	err := c.each(ctx, c.leaderOfBody(body), func(url string) error {
-		req, err := c.newRequest(ctx, url, body)
+		a, err := c.send(ctx, url, body, maxResponseBytes)
 		if err != nil {
 			return err
 		}
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			return &transportError{err}
-		}
-		defer resp.Body.Close()
-		switch resp.StatusCode {
+		switch a.status {
 		case http.StatusNoContent:
 			return nil
 		case http.StatusOK, http.StatusRequestEntityTooLarge:
-		default:
-			snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-			return fmt.Errorf("rpc: %s: HTTP %s: %s: %w", url, resp.Status, bytes.TrimSpace(snippet), ErrUnavailable)
+			out = a.body
+			return nil
 		}
-		answer, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-		if err != nil {
-			return fmt.Errorf("rpc: %s: reading the answer: %w: %w", url, ErrUnavailable, err)
-		}
-		return nil
+		return fmt.Errorf("rpc: %s: HTTP %s: %s: %w", url, a.statusLine, snippet(a.body), ErrUnavailable)
 	})
-	return answer, err
+	return out, err
 }
 
 // CallRetry is Call that also retries errors worth a retry (Error.Retryable,
@@ -510,30 +500,22 @@ type response struct {
 }
 
 func (c *Client) post(ctx context.Context, url string, body []byte, id uint64, result any) error {
-	req, err := c.newRequest(ctx, url, body)
+	a, err := c.send(ctx, url, body, maxResponseBytes)
 	if err != nil {
 		return err
 	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return &transportError{err}
+	if a.status != http.StatusOK && !(a.status == http.StatusRequestEntityTooLarge && a.isJSON()) {
+		return fmt.Errorf("rpc: %s: HTTP %s: %s", url, a.statusLine, snippet(a.body))
 	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // keep the connection
-		_ = resp.Body.Close()
-	}()
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	isJSON := mt == "application/json"
-	if resp.StatusCode != http.StatusOK && !(resp.StatusCode == http.StatusRequestEntityTooLarge && isJSON) {
-		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-		return fmt.Errorf("rpc: %s: HTTP %s: %s", url, resp.Status, bytes.TrimSpace(snippet))
+	if fr, ok := result.(fastResult); ok && a.status == http.StatusOK && fastAnswer(a.body, id, fr) {
+		return nil
 	}
 	var discard json.RawMessage
 	r := response{Result: result}
 	if result == nil {
 		r.Result = &discard
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(&r); err != nil {
+	if err := json.Unmarshal(a.body, &r); err != nil {
 		return fmt.Errorf("rpc: %s: decoding the answer: %w", url, err)
 	}
 	switch {
@@ -545,6 +527,11 @@ func (c *Client) post(ctx context.Context, url string, body []byte, id uint64, r
 		return fmt.Errorf("rpc: %s: answer id %s, want %d", url, r.ID, id)
 	}
 	return nil
+}
+
+// snippet is the start of an unexpected answer's body, for an error.
+func snippet(body []byte) []byte {
+	return bytes.TrimSpace(body[:min(len(body), 256)])
 }
 
 // call is the typed form of Call used by the wrappers below.

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"sync"
@@ -187,7 +185,9 @@ func batchContext(batch []*waiter) (context.Context, context.CancelFunc) {
 func (w *waiter) deliver(raw json.RawMessage, err error) {
 	w.mu.Lock()
 	if err == nil && !w.abandoned && w.result != nil && len(raw) > 0 {
-		if e := json.Unmarshal(raw, w.result); e != nil {
+		if fr, ok := w.result.(fastResult); ok && fr.decodeFast(raw) {
+			// decoded
+		} else if e := json.Unmarshal(raw, w.result); e != nil {
 			err = fmt.Errorf("rpc: decoding the answer: %w", e)
 		}
 	}
@@ -204,25 +204,15 @@ type batchAnswer struct {
 
 // postRaw posts a batch and decodes the array of answers.
 func (c *Client) postRaw(ctx context.Context, url string, body []byte) ([]batchAnswer, error) {
-	req, err := c.newRequest(ctx, url, body)
+	a, err := c.send(ctx, url, body, maxResponseBytes)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, &transportError{err}
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		_ = resp.Body.Close()
-	}()
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if resp.StatusCode != http.StatusOK || mt != "application/json" {
-		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-		return nil, fmt.Errorf("rpc: %s: HTTP %s: %s", url, resp.Status, bytes.TrimSpace(snippet))
+	if a.status != http.StatusOK || !a.isJSON() {
+		return nil, fmt.Errorf("rpc: %s: HTTP %s: %s", url, a.statusLine, snippet(a.body))
 	}
 	var out []batchAnswer
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(&out); err != nil {
+	if err := json.Unmarshal(a.body, &out); err != nil {
 		return nil, fmt.Errorf("rpc: %s: decoding the batch answer: %w", url, err)
 	}
 	return out, nil

@@ -16,9 +16,10 @@ import (
 
 // h1Transport is an http.RoundTripper for plain-HTTP/1.1 JSON-RPC calls
 // that does each round trip in the caller's goroutine: it writes the
-// request and reads the answer on a pooled connection itself. The request
-// and response are written and parsed by net/http (Request.Write,
-// http.ReadResponse); only the connection handling is ours.
+// request and reads the answer on a pooled connection itself. Through
+// RoundTrip, the request and response are written and parsed by net/http
+// (Request.Write, http.ReadResponse); the Client's own calls take the
+// leaner exchange (h1exchange.go) on the same connections.
 //
 // Why: http.Transport hands every request to a writer goroutine and every
 // answer from a reader goroutine, three goroutines and two wake-ups per
@@ -218,43 +219,62 @@ func (t *h1Transport) CloseIdleConnections() {
 // aLongTimeAgo is a deadline in the past: it wakes a blocked read or write.
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (pc *h1Conn) roundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	deadline, _ := ctx.Deadline() // zero: none
+// arm ties the connection to ctx for one exchange: ctx's deadline is the
+// connection's, and cancelling ctx wakes a blocked read or write
+// (AfterFunc starts no goroutine unless it fires). stop reports false once
+// the cancel fired: the connection's deadline was moved, so it is not
+// reused.
+func (pc *h1Conn) arm(ctx context.Context) (deadline time.Time, stop func() bool, err error) {
+	deadline, _ = ctx.Deadline() // zero: none
 	if err := pc.nc.SetDeadline(deadline); err != nil {
 		_ = pc.nc.Close()
+		return deadline, nil, err
+	}
+	return deadline, context.AfterFunc(ctx, func() { _ = pc.nc.SetDeadline(aLongTimeAgo) }), nil
+}
+
+// fail closes the connection after a failed exchange and names the cause:
+// ctx's, when it ended.
+func (pc *h1Conn) fail(ctx context.Context, deadline time.Time, stop func() bool, err error) error {
+	stop()
+	_ = pc.nc.Close()
+	if errors.Is(err, os.ErrDeadlineExceeded) && !deadline.IsZero() {
+		// The connection's deadline is the context's: its timer may
+		// fire a moment after ours. The error is the context's.
+		<-ctx.Done()
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%w)", context.Cause(ctx), err)
+	}
+	return err
+}
+
+// earlyAnswer prepares to read the answer after a write failed: the server
+// may have answered and closed before it took the whole body (a body over
+// its limit gets a 413 with a JSON-RPC error, and that answer is the
+// call's; http.Transport also prefers it). It is there at once or not at
+// all.
+func (pc *h1Conn) earlyAnswer(deadline time.Time) {
+	wait := time.Now().Add(time.Second)
+	if !deadline.IsZero() && deadline.Before(wait) {
+		wait = deadline
+	}
+	_ = pc.nc.SetReadDeadline(wait)
+}
+
+func (pc *h1Conn) roundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	deadline, stop, err := pc.arm(ctx)
+	if err != nil {
 		return nil, err
 	}
-	// A cancelled context wakes the blocked read or write; AfterFunc
-	// starts no goroutine unless it fires.
-	stop := context.AfterFunc(ctx, func() { _ = pc.nc.SetDeadline(aLongTimeAgo) })
-	fail := func(err error) (*http.Response, error) {
-		stop()
-		_ = pc.nc.Close()
-		if errors.Is(err, os.ErrDeadlineExceeded) && !deadline.IsZero() {
-			// The connection's deadline is the context's: its timer may
-			// fire a moment after ours. The error is the context's.
-			<-ctx.Done()
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w (%w)", context.Cause(ctx), err)
-		}
-		return nil, err
-	}
+	fail := func(err error) (*http.Response, error) { return nil, pc.fail(ctx, deadline, stop, err) }
 	werr := req.Write(pc.bw)
 	if werr == nil {
 		werr = pc.bw.Flush()
 	}
 	if werr != nil && ctx.Err() == nil {
-		// The server may have answered and closed before it took the
-		// whole body: a body over its limit gets a 413 with a JSON-RPC
-		// error, and that answer is the call's (http.Transport also
-		// prefers it). It is there at once or not at all.
-		wait := time.Now().Add(time.Second)
-		if !deadline.IsZero() && deadline.Before(wait) {
-			wait = deadline
-		}
-		_ = pc.nc.SetReadDeadline(wait)
+		pc.earlyAnswer(deadline)
 		resp, err := pc.readResponse(req)
 		if err != nil {
 			return fail(werr)

@@ -1,14 +1,19 @@
 package rpc
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -361,4 +366,83 @@ func TestH1TransportHeaderLimit(t *testing.T) {
 	if !errors.Is(err, errHeaderTooLarge) {
 		t.Fatalf("endless headers: %v, want the header limit's error", err)
 	}
+}
+
+// cannedServer answers every POST on loopback with a kv.get answer of a
+// 128-byte value carrying the request's id, written by hand with no
+// net/http on its side, so that a benchmark against it measures the
+// client's cost per call.
+func cannedServer(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	value := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("v"), 128))
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				br := bufio.NewReader(nc)
+				var out []byte
+				for {
+					n := -1
+					for {
+						line, err := br.ReadSlice('\n')
+						if err != nil {
+							return
+						}
+						if len(line) <= 2 {
+							break
+						}
+						if v, ok := bytes.CutPrefix(bytes.ToLower(line), []byte("content-length:")); ok {
+							n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+						}
+					}
+					body := make([]byte, n)
+					if _, err := io.ReadFull(br, body); err != nil {
+						return
+					}
+					i := bytes.LastIndex(body, []byte(`"id":`))
+					id := body[i+5 : len(body)-1]
+					answer := fmt.Sprintf(`{"jsonrpc":"2.0","result":{"entry":{"key":"bench/k00042","value":%q,"flags":0,"create_index":12,"modify_index":34,"lock_index":0},"index":34},"id":%s}`, value, id)
+					out = fmt.Appendf(out[:0], "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nDate: Tue, 08 Dec 2026 00:00:00 GMT\r\n\r\n%s", len(answer), answer)
+					if _, err := nc.Write(out); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// BenchmarkClientKVGet is the client's side of a kv.get: 64 callers
+// against cannedServer, whose own work is a read and a write per call.
+//
+//	go test ./rpc -run '^$' -bench ClientKVGet -count 6
+func BenchmarkClientKVGet(b *testing.B) {
+	addr := cannedServer(b)
+	c, err := NewClient(ClientConfig{Addrs: []string{addr}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.SetParallelism(64 / max(1, runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		p := &KVGetParams{Key: "bench/k00042"}
+		for pb.Next() {
+			res, err := c.KVGet(context.Background(), p)
+			if err != nil || res.Entry == nil || len(res.Entry.Value) != 128 {
+				b.Errorf("call: %v, %+v", err, res)
+				return
+			}
+		}
+	})
 }
