@@ -23,8 +23,14 @@ import (
 // the calls of a batch concurrently, so one slow call does not hold the
 // others' answers back longer than the batch's slowest.
 
-// maxCoalesced caps the calls in one batch (the servers' default MaxBatch).
-const maxCoalesced = 128
+// maxCoalesced caps the calls in one batch (the servers' default MaxBatch),
+// and maxBatchBytes their bodies together: a quarter of the servers'
+// default request limit (4 MiB), so that calls that would each be taken
+// alone are not refused together. A call larger than that goes alone.
+const (
+	maxCoalesced  = 128
+	maxBatchBytes = 1 << 20
+)
 
 // lane is the calls to one address.
 type lane struct {
@@ -100,7 +106,14 @@ func (c *Client) release(l *lane, url string) {
 func (c *Client) drain(l *lane, url string) {
 	for {
 		l.mu.Lock()
-		n := min(len(l.queue), maxCoalesced)
+		n, size := 0, 0
+		for n < min(len(l.queue), maxCoalesced) {
+			size += len(l.queue[n].body) + 1
+			if n > 0 && size > maxBatchBytes {
+				break
+			}
+			n++
+		}
 		if n == 0 {
 			l.busy--
 			l.mu.Unlock()

@@ -235,3 +235,42 @@ func TestCoalesceSkipsBlockingReads(t *testing.T) {
 		t.Errorf("%d HTTP requests, want 2 (each call its own)", n)
 	}
 }
+
+// Calls whose bodies together exceed a server's request limit (4 MiB by
+// default) are not put in one batch: each would have fit alone, and the
+// server would refuse the batch whole (413).
+func TestCoalesceBatchesStayUnderTheBodyLimit(t *testing.T) {
+	g := newGateServer(t)
+	c, err := NewClient(ClientConfig{Addrs: []string{g.srv.URL}, Coalesce: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	first := make(chan error, 1)
+	go func() { _, err := c.KVPut(ctx, &KVPutParams{Key: "gate"}); first <- err }()
+	<-g.entered
+
+	const n = 12 // 12 x 400 KiB of values (more as base64): over 4 MiB
+	value := make([]byte, 400<<10)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := c.KVPut(ctx, &KVPutParams{Key: fmt.Sprintf("big%d", i), Value: value})
+			errs <- err
+		}()
+	}
+	waitQueued(t, c, (*c.urls.Load())[0], n)
+	close(g.gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("a put that fits the server's limit alone: %v", err)
+		}
+	}
+	if got := g.requests.Load(); got < 1+n*400*4/3/(maxBatchBytes>>10) {
+		t.Errorf("%d HTTP requests: batches larger than %d bytes were sent", got, maxBatchBytes)
+	}
+}
