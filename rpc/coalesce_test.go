@@ -80,18 +80,25 @@ func waitQueued(t *testing.T, c *Client, url string, n int) {
 	}
 }
 
-func TestCoalesceBatchesWaitingCalls(t *testing.T) {
-	g := newGateServer(t)
+// takeTheSlot returns a client with one request slot, which a put of
+// "gate" holds until g's gate opens; first has that put's outcome.
+func takeTheSlot(t *testing.T, g *gateServer) (*Client, <-chan error) {
+	t.Helper()
 	c, err := NewClient(ClientConfig{Addrs: []string{g.srv.URL}, Coalesce: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	ctx := context.Background()
-
+	t.Cleanup(c.Close)
 	first := make(chan error, 1)
-	go func() { _, err := c.KVPut(ctx, &KVPutParams{Key: "gate"}); first <- err }()
+	go func() { _, err := c.KVPut(context.Background(), &KVPutParams{Key: "gate"}); first <- err }()
 	<-g.entered // the only slot is taken
+	return c, first
+}
+
+func TestCoalesceBatchesWaitingCalls(t *testing.T) {
+	g := newGateServer(t)
+	c, first := takeTheSlot(t, g)
+	ctx := context.Background()
 
 	const n = 20
 	var wg sync.WaitGroup
@@ -241,15 +248,8 @@ func TestCoalesceSkipsBlockingReads(t *testing.T) {
 // server would refuse the batch whole (413).
 func TestCoalesceBatchesStayUnderTheBodyLimit(t *testing.T) {
 	g := newGateServer(t)
-	c, err := NewClient(ClientConfig{Addrs: []string{g.srv.URL}, Coalesce: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, first := takeTheSlot(t, g)
 	ctx := context.Background()
-	first := make(chan error, 1)
-	go func() { _, err := c.KVPut(ctx, &KVPutParams{Key: "gate"}); first <- err }()
-	<-g.entered
 
 	const n = 12 // 12 x 400 KiB of values (more as base64): over 4 MiB
 	value := make([]byte, 400<<10)
