@@ -160,8 +160,12 @@ func (pc *h1Conn) readAnswer(limit int64) (a *answer, keep bool, err error) {
 	}
 	pc.in.left = 1 << 62
 	switch {
-	case code < 200 || code == http.StatusNoContent || code == http.StatusNotModified:
-		// No body. (No 1xx is expected: the client sends no Expect.)
+	case code < 200:
+		// The client sends no Expect, so an informational answer is
+		// unexpected; the final one would follow it on this connection.
+		return nil, false, errAnswer(fmt.Sprintf("informational status %d", code))
+	case code == http.StatusNoContent || code == http.StatusNotModified:
+		// No body.
 	case chunked:
 		a.body, err = pc.readChunked(limit)
 	case length > limit:

@@ -168,6 +168,7 @@ func TestLeanPathRefusesBadAnswers(t *testing.T) {
 	}{
 		{"status line", "HTP/1.1 200 OK\r\n\r\n", "status line"},
 		{"status code", "HTTP/1.1 2x0 OK\r\n\r\n", "status line"},
+		{"informational", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", "informational status 103"},
 		{"header without colon", "HTTP/1.1 200 OK\r\nContent-Length 5\r\n\r\n", "header line"},
 		{"folded header", "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "header line"},
 		{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "Content-Length"},
