@@ -90,8 +90,10 @@ func (pc *h1Conn) line() ([]byte, error) {
 		return nil, err
 	}
 	b = b[:len(b)-1]
+	pc.crlf = false
 	if n := len(b); n > 0 && b[n-1] == '\r' {
 		b = b[:n-1]
+		pc.crlf = true
 	}
 	return b, nil
 }
@@ -108,7 +110,7 @@ func (pc *h1Conn) readAnswer(limit int64) (a *answer, keep bool, err error) {
 		return nil, false, err
 	}
 	// "HTTP/1.1 200 OK"
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' ||
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
 		(len(line) > 12 && line[12] != ' ') {
 		return nil, false, errAnswer(fmt.Sprintf("status line %.40q", line))
 	}
@@ -128,11 +130,10 @@ func (pc *h1Conn) readAnswer(limit int64) (a *answer, keep bool, err error) {
 		if len(line) == 0 {
 			break
 		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || len(name) == 0 || name[0] == ' ' || name[0] == '\t' {
+		name, value, ok := headerLine(line)
+		if !ok {
 			return nil, false, errAnswer(fmt.Sprintf("header line %.40q", line))
 		}
-		value = bytes.TrimSpace(value)
 		switch {
 		case equalFold(name, "Content-Length"):
 			n, err := strconv.ParseInt(string(value), 10, 64)
@@ -143,7 +144,7 @@ func (pc *h1Conn) readAnswer(limit int64) (a *answer, keep bool, err error) {
 		case equalFold(name, "Content-Type"):
 			a.contentType = string(value)
 		case equalFold(name, "Transfer-Encoding"):
-			if !equalFold(value, "chunked") || chunked {
+			if !equalFold(value, "chunked") || chunked || http10 {
 				return nil, false, errAnswer(fmt.Sprintf("Transfer-Encoding %.40q", value))
 			}
 			chunked = true
@@ -185,27 +186,41 @@ func (pc *h1Conn) readAnswer(limit int64) (a *answer, keep bool, err error) {
 	return a, keep, nil
 }
 
+// chunkLine is a line of chunk framing, which must end in CRLF (a bare
+// LF there is refused, as net/http does since it was used for request
+// smuggling).
+func (pc *h1Conn) chunkLine() ([]byte, error) {
+	b, err := pc.line()
+	if err == nil && (!pc.crlf || bytes.IndexByte(b, '\r') >= 0) {
+		return nil, errAnswer("chunk framing with a bare line feed or carriage return")
+	}
+	return b, err
+}
+
 // readChunked reads a chunked body and its trailer.
 func (pc *h1Conn) readChunked(limit int64) ([]byte, error) {
 	var body []byte
 	for {
-		line, err := pc.line()
+		line, err := pc.chunkLine()
 		if err != nil {
 			return nil, err
 		}
 		size, _, _ := bytes.Cut(line, []byte(";")) // chunk extensions are ignored
-		n, err := strconv.ParseInt(string(bytes.TrimSpace(size)), 16, 64)
-		if err != nil || n < 0 {
+		n, ok := parseHex(bytes.TrimRight(size, " \t"))
+		if !ok {
 			return nil, errAnswer(fmt.Sprintf("chunk size %.40q", line))
 		}
 		if n == 0 {
 			for { // the trailer, up to an empty line
-				line, err := pc.line()
+				line, err := pc.chunkLine()
 				if err != nil {
 					return nil, err
 				}
 				if len(line) == 0 {
 					return body, nil
+				}
+				if _, _, ok := headerLine(line); !ok {
+					return nil, errAnswer(fmt.Sprintf("trailer line %.40q", line))
 				}
 			}
 		}
@@ -217,7 +232,7 @@ func (pc *h1Conn) readChunked(limit int64) ([]byte, error) {
 			return nil, err
 		}
 		body = append(body, chunk...)
-		if line, err := pc.line(); err != nil || len(line) != 0 {
+		if line, err := pc.chunkLine(); err != nil || len(line) != 0 {
 			if err == nil {
 				err = errAnswer("no line end after a chunk")
 			}
@@ -244,6 +259,28 @@ func readN(r io.Reader, n int64) ([]byte, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return b, err
+}
+
+// parseHex is a chunk size: 1 to 15 hex digits.
+func parseHex(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | int64(c)
+	}
+	return n, true
 }
 
 // equalFold is strings.EqualFold of ASCII b and s without a conversion.
@@ -319,9 +356,30 @@ func formatHeader(h http.Header) []byte {
 	return w
 }
 
+// headerLine splits a header (or trailer) line into its name and its value
+// without surrounding space; ok is false for a malformed line.
+func headerLine(line []byte) (name, value []byte, ok bool) {
+	name, value, ok = bytes.Cut(line, []byte(":"))
+	if !ok || !validHeaderName(name) || !validHeaderValue(value) {
+		return nil, nil, false
+	}
+	return name, bytes.TrimSpace(value), true
+}
+
+// validHeaderValue reports a field value without control characters
+// other than tab (RFC 9110, as net/http checks it).
+func validHeaderValue(v []byte) bool {
+	for _, c := range v {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // validHeaderName reports an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
+func validHeaderName[T string | []byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
 	for i := range len(s) {

@@ -290,3 +290,54 @@ func TestLeanPathCancel(t *testing.T) {
 		t.Errorf("%d connections, want 2: the one abandoned mid-call must not be reused", n)
 	}
 }
+
+// pipeConn is a net.Conn whose reads come from a fixed byte string (the
+// fuzzer's answer) and whose writes go nowhere: a fake peer.
+type pipeConn struct {
+	net.Conn
+	r *strings.Reader
+}
+
+func (p pipeConn) Read(b []byte) (int, error) { return p.r.Read(b) }
+
+// FuzzReadAnswer: whatever a peer sends, readAnswer does not panic, stays
+// within its limit, and an answer it accepts is one net/http reads the
+// same way (status and body); it may refuse more than net/http does.
+//
+//	go test ./rpc -run '^$' -fuzz FuzzReadAnswer -fuzztime 1m
+func FuzzReadAnswer(f *testing.F) {
+	for _, seed := range []string{
+		contentLength(`{"jsonrpc":"2.0","id":1,"result":{}}`),
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n",
+		"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}",
+		"HTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 413 Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{}",
+		"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}",
+	} {
+		f.Add([]byte(seed))
+	}
+	const limit = 1 << 16
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		pc := &h1Conn{nc: pipeConn{r: strings.NewReader(string(raw))}}
+		pc.in.nc = pc.nc
+		pc.br = bufio.NewReaderSize(&pc.in, 16<<10)
+		a, _, err := pc.readAnswer(limit)
+		if err != nil {
+			return
+		}
+		if len(a.body) > limit {
+			t.Fatalf("a body of %d bytes past the limit of %d", len(a.body), limit)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(raw))), &http.Request{Method: http.MethodPost})
+		if err != nil {
+			t.Fatalf("accepted an answer net/http refuses (%v): %q", err, raw)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("accepted an answer whose body net/http cannot read (%v): %q", err, raw)
+		}
+		if resp.StatusCode != a.status || string(body) != string(a.body) {
+			t.Fatalf("read %d %q; net/http reads %d %q, from %q", a.status, a.body, resp.StatusCode, body, raw)
+		}
+	})
+}

@@ -46,6 +46,7 @@ type h1Conn struct {
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	since time.Time // when it went idle
+	crlf  bool      // the last line read by line ended in CRLF
 }
 
 func newH1Transport(fallback http.RoundTripper) *h1Transport {
