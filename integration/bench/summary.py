@@ -142,6 +142,18 @@ def main(dirs):
         err = str(errs) + (" (" + ", ".join(f"{c}: {k}" for c, k in sorted(codes.items())) + ")" if codes else "")
         cpu = lambda k: fmt_ops(figure(runs, label, lambda r: (r.get("cpu_pct") or {}).get(k)))
         print(f"| {label} | {fmt_ops(figure(runs, label, ops))} | {fmt_ms(lat('p50'))} | {fmt_ms(lat('p99'))} | {fmt_ms(lat('p999'))} | {fmt_ms(lat('max'))} | {err} | {cpu('agents')} | {cpu('load_tool')} | {cpu('other')} | {cpu('steal')} |")
+    counted = [label for label in order + sorted(set(runs) - set(order)) if label in runs and any(r.get("per_op") for r in runs[label])]
+    if counted:
+        print()
+        print("Per operation, from `perf stat -a` over each figure (COUNT=1; the whole machine, populating included), median over runs: context switches and system calls; and CPU per operation, µs: the agents' and the load tool's.")
+        print()
+        print("| run | context switches | syscalls | agents' CPU, µs | load tool's CPU, µs |")
+        print("|---|--:|--:|--:|--:|")
+        for label in counted:
+            per = lambda k: figure(runs, label, lambda r: (r.get("per_op") or {}).get(k))
+            cost = lambda k: figure(runs, label, lambda r: (r["cpu_pct"][k] * 1e4 / r["ops_per_sec"]) if r.get("cpu_pct") and r.get("ops_per_sec") else None)
+            fmt = lambda v, d: "-" if v is None else f"{v:.{d}f}"
+            print(f"| {label} | {fmt(per('context_switches'), 1)} | {fmt(per('syscalls'), 1)} | {fmt(cost('agents'), 0)} | {fmt(cost('load_tool'), 0)} |")
     if rss:
         print()
         print("Idle resident memory (VmRSS), MiB, per process (median over runs); the servers and etcd members freshly started with an empty store.")
