@@ -91,6 +91,20 @@ func fastUint(v []byte) (uint64, bool) {
 	return n, err == nil
 }
 
+// fastInt is fastUint with an optional minus sign, within int64.
+func fastInt(v []byte) (int64, bool) {
+	neg := len(v) > 0 && v[0] == '-'
+	digits := v
+	if neg {
+		digits = v[1:]
+	}
+	if _, ok := fastUint(digits); !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	return n, err == nil
+}
+
 // fastBool is true or false.
 func fastBool(v []byte) (b, ok bool) {
 	switch string(v) {
@@ -180,7 +194,7 @@ func (e *KVEntry) decodeFast(b []byte) bool {
 	return ok
 }
 
-var getFields = []string{"entry", "index"}
+var getFields = []string{"entry", "index", "known_leader", "last_contact_ms"}
 
 func (r *KVGetResult) decodeFast(b []byte) bool {
 	if *r != (KVGetResult{}) { // encoding/json would merge into it
@@ -197,6 +211,16 @@ func (r *KVGetResult) decodeFast(b []byte) bool {
 			return out.Entry.decodeFast(v)
 		case 1:
 			out.Index, ok = fastUint(v)
+		case 2: // stale reads
+			var b bool
+			if b, ok = fastBool(v); ok {
+				out.KnownLeader = &b
+			}
+		case 3:
+			var n int64
+			if n, ok = fastInt(v); ok {
+				out.LastContactMS = &n
+			}
 		}
 		return ok
 	})
