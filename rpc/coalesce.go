@@ -198,10 +198,11 @@ func batchContext(batch []*waiter) (context.Context, context.CancelFunc) {
 func (w *waiter) deliver(raw json.RawMessage, err error) {
 	w.mu.Lock()
 	if err == nil && !w.abandoned && w.result != nil && len(raw) > 0 {
-		if fr, ok := w.result.(fastResult); ok && fr.decodeFast(raw) {
-			// decoded
-		} else if e := json.Unmarshal(raw, w.result); e != nil {
-			err = fmt.Errorf("rpc: decoding the answer: %w", e)
+		fr, fast := w.result.(fastResult)
+		if !fast || !fr.decodeFast(raw) {
+			if e := json.Unmarshal(raw, w.result); e != nil {
+				err = fmt.Errorf("rpc: decoding the answer: %w", e)
+			}
 		}
 	}
 	w.mu.Unlock()

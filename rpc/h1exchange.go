@@ -17,11 +17,11 @@ import (
 // The lean path of a call over plain HTTP/1.1: the Client writes the
 // request's bytes itself and reads the answer's status line, the four
 // headers it uses and the body, with no http.Request, http.Response,
-// header maps or body readers in between. Under load these were about a
-// tenth of a caller's CPU per call (the benchmark's ns/op; docs/
-// performance.md). Anything the lean path does not handle (https, a
-// caller's own HTTPClient, a URL with user info, an httptrace in the
-// context) goes through http.Client as before.
+// header maps or body readers in between. With fastdecode.go this took a
+// quarter off a call's cost (BenchmarkClientKVGet: 0.75x the ns/op, 30
+// allocations instead of 79; docs/performance.md). Anything the lean path
+// does not handle (https, a caller's own HTTPClient, a URL with user info,
+// an httptrace in the context) goes through http.Client as before.
 
 // answer is an HTTP answer read to its end.
 type answer struct {
@@ -103,7 +103,7 @@ func (pc *h1Conn) line() ([]byte, error) {
 // most limit bytes. keep reports whether the connection may carry another
 // call.
 func (pc *h1Conn) readAnswer(limit int64) (a *answer, keep bool, err error) {
-	pc.in.left = maxHeaderBytes
+	pc.in.left = maxHeaderBytes // the head's budget; the body has limit
 	defer func() { pc.in.left = 1 << 62 }()
 	line, err := pc.line()
 	if err != nil {
