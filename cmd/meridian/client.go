@@ -334,7 +334,7 @@ func kvList(args []string, stdout, stderr io.Writer) int {
 	v := newVerb("kv list", "meridian kv list [flags] [PREFIX]", stderr)
 	v.dcFlag()
 	keys := v.fs.Bool("keys", false, "list key names only")
-	sep := v.fs.String("separator", "", "list one level: keys up to this separator (e.g. /)")
+	sep := v.fs.String("separator", "", "list one level: keys up to this separator (e.g. /); deeper keys show once, as their folder (app/web/), beside the KEY:VALUE lines")
 	if !v.parse(args, 0, 1) {
 		return v.exit
 	}
