@@ -104,7 +104,6 @@ func (pc *h1Conn) line() ([]byte, error) {
 // call.
 func (pc *h1Conn) readAnswer(limit int64) (a *answer, keep bool, err error) {
 	pc.in.left = maxHeaderBytes // the head's budget; the body has limit
-	defer func() { pc.in.left = 1 << 62 }()
 	line, err := pc.line()
 	if err != nil {
 		return nil, false, err
@@ -159,7 +158,7 @@ func (pc *h1Conn) readAnswer(limit int64) (a *answer, keep bool, err error) {
 			}
 		}
 	}
-	pc.in.left = 1 << 62
+	pc.in.left = 1 << 62 // (after an error the connection is closed)
 	switch {
 	case code < 200:
 		// The client sends no Expect, so an informational answer is
@@ -169,16 +168,13 @@ func (pc *h1Conn) readAnswer(limit int64) (a *answer, keep bool, err error) {
 		// No body.
 	case chunked:
 		a.body, err = pc.readChunked(limit)
-	case length > limit:
+	case length > limit: // announced: say how large
 		return nil, false, fmt.Errorf("rpc: the answer's %d bytes exceed the client's limit of %d", length, limit)
 	case length >= 0:
 		a.body, err = readN(pc.br, length)
 	default: // the body ends with the connection
 		keep = false
-		a.body, err = io.ReadAll(io.LimitReader(pc.br, limit+1))
-		if err == nil && int64(len(a.body)) > limit {
-			err = fmt.Errorf("rpc: the answer exceeds the client's limit of %d bytes", limit)
-		}
+		a.body, err = readUpTo(pc.br, limit)
 	}
 	if err != nil {
 		return nil, false, err
@@ -225,7 +221,7 @@ func (pc *h1Conn) readChunked(limit int64) ([]byte, error) {
 			}
 		}
 		if n > limit-int64(len(body)) {
-			return nil, fmt.Errorf("rpc: the answer exceeds the client's limit of %d bytes", limit)
+			return nil, errTooLarge(limit)
 		}
 		chunk, err := readN(pc.br, n)
 		if err != nil {
@@ -239,6 +235,20 @@ func (pc *h1Conn) readChunked(limit int64) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// errTooLarge refuses an answer whose body is over limit.
+func errTooLarge(limit int64) error {
+	return fmt.Errorf("rpc: the answer exceeds the client's limit of %d bytes", limit)
+}
+
+// readUpTo reads r to its end, refusing more than limit bytes.
+func readUpTo(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = errTooLarge(limit)
+	}
+	return b, err
 }
 
 // readN reads n bytes. The buffer grows as they arrive: a peer that
@@ -422,10 +432,7 @@ func (c *Client) send(ctx context.Context, url string, body []byte, limit int64)
 		return nil, &transportError{err}
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err == nil && int64(len(b)) > limit {
-		err = fmt.Errorf("rpc: the answer exceeds the client's limit of %d bytes", limit)
-	}
+	b, err := readUpTo(resp.Body, limit)
 	if err != nil {
 		return nil, &transportError{err}
 	}
