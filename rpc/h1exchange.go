@@ -135,11 +135,11 @@ func (pc *h1Conn) readAnswer(limit int64) (a *answer, keep bool, err error) {
 		}
 		switch {
 		case equalFold(name, "Content-Length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 || (length >= 0 && n != length) {
+			n, ok := fastUint(value) // digits only: no sign, as net/http
+			if !ok || n > 1<<62 || (length >= 0 && int64(n) != length) {
 				return nil, false, errAnswer(fmt.Sprintf("Content-Length %.40q", value))
 			}
-			length = n
+			length = int64(n)
 		case equalFold(name, "Content-Type"):
 			a.contentType = string(value)
 		case equalFold(name, "Transfer-Encoding"):
