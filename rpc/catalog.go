@@ -157,7 +157,10 @@ type ServiceInstance struct {
 // Service's checks name it. Existing services and checks of the node not
 // named are kept unless Sync is set, which makes the node's services and
 // checks exactly the ones given (how an edge's full sync replaces what
-// someone else changed).
+// someone else changed). Agent is set by a Meridian agent registering its
+// own node: the node is a LAN gossip member, so it gets a passing gossip
+// check (NodeCheckID) if it has none, and from then on the servers set it
+// critical when gossip declares the node dead or never learns of it.
 type CatalogRegisterParams struct {
 	Node     string            `json:"node"`
 	Address  string            `json:"address"`
@@ -165,6 +168,7 @@ type CatalogRegisterParams struct {
 	Services []Service         `json:"services,omitempty"`
 	Checks   []Check           `json:"checks,omitempty"`
 	Sync     bool              `json:"sync,omitempty"`
+	Agent    bool              `json:"agent,omitempty"`
 	WriteOptions
 }
 

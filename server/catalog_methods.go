@@ -88,7 +88,7 @@ func (s *Server) catalogRegister(ctx context.Context, p *rpc.CatalogRegisterPara
 		return nil, err
 	}
 	return s.proposeCatalog(ctx, p.WriteOptions, &catalog.Command{Op: catalog.OpRegister, Node: p.Node,
-		Address: p.Address, NodeMeta: p.NodeMeta, Services: p.Services, Checks: p.Checks, Sync: p.Sync})
+		Address: p.Address, NodeMeta: p.NodeMeta, Services: p.Services, Checks: p.Checks, Sync: p.Sync, NodeCheck: p.Agent})
 }
 
 func (s *Server) catalogDeregister(ctx context.Context, p *rpc.CatalogDeregisterParams) (*rpc.WriteResult, error) {

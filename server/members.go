@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 
 	"meridian/rpc"
 	"meridian/server/catalog"
@@ -30,12 +31,20 @@ const (
 // Reconcile brings the catalog's gossip node checks in line with the
 // members: an alive member's node is registered and its check passing, a
 // failed member's check critical (its services leave discovery), a member
-// that left is deregistered. Nodes that carry a gossip check but that
-// gossip no longer knows are set critical. Only the system shard's leader
-// acts; elsewhere Reconcile does nothing, so every server may call it on
-// every gossip event. It writes only what differs.
+// that left is deregistered. A node whose gossip check passes but that
+// gossip does not know is set critical once it has been unknown for
+// Config.UnknownNodeGrace: gossip forgot it, or its join never reached
+// this server (then memberlist ignores its death as well). Only the system
+// shard's leader acts; elsewhere Reconcile does nothing, so every server
+// may call it on every gossip event and now and then. It writes only what
+// differs.
 func (s *Server) Reconcile(ctx context.Context, members []Member) error {
 	if !s.IsSystemLeader() {
+		// A leader to come starts its own grace: its pool may know
+		// more than ours.
+		s.unknownMu.Lock()
+		s.unknown = nil
+		s.unknownMu.Unlock()
 		return nil
 	}
 	v, err := s.raft.StaleRead(shard.System)
@@ -64,14 +73,41 @@ func (s *Server) Reconcile(ctx context.Context, members []Member) error {
 		}
 	}
 	nodes, _, _ := view.Nodes()
+	errs = append(errs, s.failUnknown(ctx, view, nodes, known))
+	return errors.Join(errs...)
+}
+
+// failUnknown sets critical the gossip checks of nodes that gossip has not
+// known for the grace period, and forgets the nodes that became known or
+// critical.
+func (s *Server) failUnknown(ctx context.Context, view *catalog.View, nodes []rpc.Node, known map[string]bool) error {
+	now := s.now()
+	s.unknownMu.Lock()
+	defer s.unknownMu.Unlock()
+	pending := map[string]time.Time{}
+	var errs []error
 	for _, n := range nodes {
 		if known[n.Node] {
 			continue
 		}
-		if _, status := nodeCheck(view, n.Node); status != "" && status != rpc.HealthCritical {
-			errs = append(errs, s.NodeFailed(ctx, n.Node))
+		if _, status := nodeCheck(view, n.Node); status == "" || status == rpc.HealthCritical {
+			continue
+		}
+		since, ok := s.unknown[n.Node]
+		if !ok {
+			since = now
+		}
+		if now.Sub(since) < s.cfg.UnknownNodeGrace {
+			pending[n.Node] = since
+			continue
+		}
+		s.log.Info("gossip does not know node; setting its gossip check critical", "node", n.Node, "unknown_for", now.Sub(since).Round(time.Second))
+		if err := s.NodeFailed(ctx, n.Node); err != nil {
+			pending[n.Node] = since // try again on the next call
+			errs = append(errs, err)
 		}
 	}
+	s.unknown = pending
 	return errors.Join(errs...)
 }
 

@@ -55,6 +55,13 @@ type Config struct {
 	MaxTimeout     time.Duration
 	DefaultWait    time.Duration
 	MaxWait        time.Duration
+	// UnknownNodeGrace is how long a node with a passing gossip check may
+	// stay unknown to this server's gossip pool before Reconcile sets the
+	// check critical. A member's join can miss a server (it died before
+	// its alive message reached it), and memberlist then ignores its
+	// death too; the grace, longer than a push/pull interval, lets a live
+	// member's state arrive first.
+	UnknownNodeGrace time.Duration
 
 	Logger *slog.Logger
 }
@@ -73,6 +80,8 @@ func DefaultConfig() Config {
 		MaxTimeout:     60 * time.Second,
 		DefaultWait:    rpc.DefaultWait,
 		MaxWait:        rpc.MaxWait,
+		// Two of memberlist's LAN push/pull intervals (30 s).
+		UnknownNodeGrace: time.Minute,
 	}
 }
 
@@ -95,6 +104,8 @@ func (c Config) Validate() error {
 		return errors.New("server: want 0 < DefaultTimeout <= MaxTimeout")
 	case c.DefaultWait <= 0 || c.MaxWait < c.DefaultWait:
 		return errors.New("server: want 0 < DefaultWait <= MaxWait")
+	case c.UnknownNodeGrace < 0:
+		return errors.New("server: UnknownNodeGrace must not be negative")
 	}
 	if len(c.Peers) == 0 {
 		if c.RaftAddr == "" {
@@ -138,6 +149,13 @@ type Server struct {
 	kvShards  int
 	self      rpc.Peer
 	validator validator
+
+	// unknown tracks, on the system shard's leader, since when each
+	// catalog node with a live gossip check has been unknown to gossip
+	// (see Reconcile); now is the clock it is read with.
+	unknownMu sync.Mutex
+	unknown   map[string]time.Time
+	now       func() time.Time
 
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -213,6 +231,7 @@ func New(cfg Config) (*Server, error) {
 		host:     host,
 		kvShards: meta.KVShards,
 		self:     self,
+		now:      time.Now,
 		stop:     make(chan struct{}),
 	}, nil
 }

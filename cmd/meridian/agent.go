@@ -176,6 +176,7 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	cfg.DiskReserve = f.diskReserveMB << 20
 	cfg.Logger = log.With("component", "server")
 	cfg.RaftAddr = f.raftAddr
+	cfg.UnknownNodeGrace = 2 * gossip.Config{Profile: f.gossipProfile}.PushPullInterval()
 	switch role {
 	case "dev":
 		if cfg.DataDir == "" {

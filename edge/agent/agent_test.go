@@ -111,7 +111,10 @@ func TestServiceFollowsItsCheck(t *testing.T) {
 		return len(e.health(t, "web", true)) == 1
 	})
 	inst := e.health(t, "web", true)[0]
-	if inst.Node.Node != "edge-1" || inst.Service.ID != "web" || inst.Checks[0].ID != "service:web" {
+	// The agent's own registration gives its node the gossip check, which
+	// the servers turn critical when the agent dies.
+	if inst.Node.Node != "edge-1" || inst.Service.ID != "web" || len(inst.Checks) != 2 ||
+		inst.Checks[0].ID != rpc.NodeCheckID || inst.Checks[1].ID != "service:web" {
 		t.Fatalf("instance %+v", inst)
 	}
 	ok.Store(false)
@@ -119,7 +122,7 @@ func TestServiceFollowsItsCheck(t *testing.T) {
 		return len(e.health(t, "web", true)) == 0
 	})
 	all := e.health(t, "web", false)
-	if len(all) != 1 || !strings.Contains(all[0].Checks[0].Output, "500") {
+	if len(all) != 1 || !strings.Contains(all[0].Checks[1].Output, "500") {
 		t.Fatalf("critical instance: %+v", all)
 	}
 	ok.Store(true)
@@ -322,9 +325,9 @@ func TestCheckRegisterAndDeregister(t *testing.T) {
 	if err := e.call(t, rpc.MethodAgentCheckRegister, extra, &res); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "api with three checks, critical through the node check", func() bool {
+	eventually(t, 10*time.Second, "api with three checks and the gossip check, critical through the node check", func() bool {
 		all := e.health(t, "api", false)
-		return len(all) == 1 && len(all[0].Checks) == 3 && len(e.health(t, "api", true)) == 0
+		return len(all) == 1 && len(all[0].Checks) == 4 && len(e.health(t, "api", true)) == 0
 	})
 	if err := e.call(t, rpc.MethodAgentCheckPass, rpc.AgentCheckUpdateParams{ID: "disk"}, &res); err != nil {
 		t.Fatal(err)
@@ -337,7 +340,7 @@ func TestCheckRegisterAndDeregister(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "api-extra gone from the catalog", func() bool {
 		all := e.health(t, "api", false)
-		return len(all) == 1 && len(all[0].Checks) == 2
+		return len(all) == 1 && len(all[0].Checks) == 3
 	})
 	var svcs rpc.AgentServicesResult
 	e.call(t, rpc.MethodAgentServices, nil, &svcs)

@@ -106,7 +106,7 @@ type call struct {
 // plan turns pending changes into catalog calls. Called with a.mu held.
 func (a *Agent) plan(p pending) []call {
 	node := func(sync bool) rpc.CatalogRegisterParams {
-		return rpc.CatalogRegisterParams{Node: a.cfg.Node, Address: a.cfg.Address, NodeMeta: a.cfg.NodeMeta, Sync: sync}
+		return rpc.CatalogRegisterParams{Node: a.cfg.Node, Address: a.cfg.Address, NodeMeta: a.cfg.NodeMeta, Sync: sync, Agent: true}
 	}
 	if p.full {
 		reg := node(true)

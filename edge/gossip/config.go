@@ -113,6 +113,13 @@ func (c Config) clone() Config {
 	return c
 }
 
+// PushPullInterval is how often a member exchanges its whole state with
+// another under c's profile, before memberlist scales it up for large
+// pools.
+func (c Config) PushPullInterval() time.Duration {
+	return c.memberlistConfig().PushPullInterval
+}
+
 // memberlistConfig builds memberlist's configuration for a valid c, without
 // delegates and logger.
 func (c Config) memberlistConfig() *memberlist.Config {

@@ -17,7 +17,9 @@ type Op string
 const (
 	// OpRegister upserts Node (with Address and NodeMeta), Services and
 	// Checks; with Sync, the node's services and checks not listed are
-	// removed (the gossip node check excepted).
+	// removed (the gossip node check excepted); with NodeCheck, a node
+	// without a gossip check gets one, passing (an agent registering itself
+	// is alive, and a gossip member).
 	OpRegister Op = "register"
 	// OpDeregister removes Node with everything on it, or its service
 	// ServiceID with that service's checks, or its check CheckID.
@@ -59,6 +61,7 @@ type Command struct {
 	Services  []rpc.Service     `json:"services,omitempty"`
 	Checks    []rpc.Check       `json:"checks,omitempty"`
 	Sync      bool              `json:"sync,omitempty"`
+	NodeCheck bool              `json:"node_check,omitempty"`
 	ServiceID string            `json:"service_id,omitempty"`
 	CheckID   string            `json:"check_id,omitempty"`
 	Status    []rpc.CheckStatus `json:"status,omitempty"`

@@ -215,6 +215,9 @@ func (b *Batch) register(index uint64, c *Command) error {
 		ch.ServiceName = ids[ch.ServiceID]
 		b.putCheck(index, ch)
 	}
+	if _, ok := b.checks.Get(pair(c.Node, rpc.NodeCheckID)); c.NodeCheck && !ok {
+		b.nodeHealth(index, c.Node, c.Address, rpc.HealthPassing, NodeAliveOutput, true)
+	}
 	return nil
 }
 

@@ -170,6 +170,37 @@ func TestNodeGossipCheck(t *testing.T) {
 	}
 }
 
+// An agent's own registration gives its node a gossip check if it has
+// none, so that the servers can fail the node even when gossip never told
+// the leader about it; it never revives a check gossip set critical, and
+// other registrations (external nodes) get none.
+func TestAgentRegisterAddsGossipCheck(t *testing.T) {
+	a := newApplier(t)
+	ext := web("n1", "web-a", 80)
+	ext.Sync = true
+	a.must(ext)
+	if checks, _, _ := a.m.View().NodeChecks("n1"); len(checks) != 1 || checks[0].ID == rpc.NodeCheckID {
+		t.Fatalf("an external node got checks %+v", checks)
+	}
+
+	agent := web("n2", "web-b", 80)
+	agent.Sync, agent.NodeCheck = true, true
+	a.must(agent)
+	checks, _, _ := a.m.View().NodeChecks("n2")
+	if len(checks) != 2 || checks[0].ID != rpc.NodeCheckID || checks[0].Status != rpc.HealthPassing || checks[0].Output != NodeAliveOutput {
+		t.Fatalf("agent's node checks %+v", checks)
+	}
+	if got, _, _ := a.m.View().Health("web", "", true); !reflect.DeepEqual(names(got), []string{"n1/web-a", "n2/web-b"}) {
+		t.Fatalf("passing instances %v", names(got))
+	}
+
+	a.must(&Command{Op: OpNodeFailed, Node: "n2"})
+	a.must(agent)
+	if got, _, _ := a.m.View().Health("web", "", true); !reflect.DeepEqual(names(got), []string{"n1/web-a"}) {
+		t.Fatalf("an agent's register revived a failed node: %v", names(got))
+	}
+}
+
 func TestSyncAndDeregister(t *testing.T) {
 	a := newApplier(t)
 	a.must(web("n1", "web-a", 80))
