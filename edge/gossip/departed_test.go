@@ -1,6 +1,8 @@
 package gossip
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/memberlist"
@@ -27,5 +29,45 @@ func TestDepartedState(t *testing.T) {
 				t.Errorf("departedState = %s, %v; want %s, %v", got, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+// A leaving member tells every server directly (up to leaveServers): the
+// catalog's writer is one of them, and if the leave's broadcast misses it,
+// it reports the member failed, not gone.
+func TestLeaveTargetsServersFirst(t *testing.T) {
+	members := map[string]Member{"self": {Name: "self", Addr: "self:1", Meta: Meta{Role: RoleEdge}}}
+	add := func(role Role, n int) {
+		for range n {
+			name := fmt.Sprintf("%s%d", role, len(members))
+			members[name] = Member{Name: name, Addr: name + ":1", Meta: Meta{Role: role}}
+		}
+	}
+	count := func(addrs []string) (servers, edges int) {
+		for _, a := range addrs {
+			if strings.HasPrefix(a, string(RoleServer)) {
+				servers++
+			} else {
+				edges++
+			}
+			if a == "self:1" {
+				t.Fatal("a member tells itself of its leave")
+			}
+		}
+		return
+	}
+	add(RoleEdge, 20)
+	if s, e := count(leaveTargets(members, "self")); s != 0 || e != leavePushPulls {
+		t.Fatalf("no servers: %d servers, %d others told", s, e)
+	}
+	add(RoleServer, 1)
+	if s, e := count(leaveTargets(members, "self")); s != 1 || e != leavePushPulls-1 {
+		t.Fatalf("one server: %d servers, %d others told", s, e)
+	}
+	add(RoleServer, 10)
+	for range 20 { // map order is random: every pick must hold
+		if s, e := count(leaveTargets(members, "self")); s != leaveServers || e != 0 {
+			t.Fatalf("eleven servers: %d servers, %d others told", s, e)
+		}
 	}
 }

@@ -41,7 +41,8 @@
 //     join succeeds or the pool closes;
 //   - one per Join or UpdateMeta call under way: runs memberlist's blocking
 //     call, so that the caller can give up when its context is done;
-//   - during Leave, up to 3 push/pull exchanges that tell members directly.
+//   - during Leave, push/pull exchanges that tell members directly: the
+//     servers (up to 7), and others up to 3 exchanges in all.
 //
 // memberlist runs its own goroutines (listeners, probes, gossip); Close
 // stops them, and they end shortly after it returns.

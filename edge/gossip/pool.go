@@ -20,8 +20,13 @@ import (
 // piggybacked on probes; and it reports the message sent before its last
 // packet is written. In a small pool, a leave soon after a failure is
 // then often lost, and the others report a failure instead. A push/pull
-// carries our state (left) reliably, and its receivers spread it.
-const leavePushPulls = 3
+// carries our state (left) reliably, and its receivers spread it. Servers
+// are told first, up to leaveServers of them: one of them writes the
+// catalog, and receivers' own gossip may miss it just as ours did.
+const (
+	leavePushPulls = 3
+	leaveServers   = 7
+)
 
 // broadcastTimeout bounds the wait for a metadata update or a leave message
 // to be broadcast when the caller gives no shorter limit.
@@ -309,16 +314,8 @@ func (p *Pool) pushLeave(timeout time.Duration) {
 	if timeout <= 0 {
 		return
 	}
-	var addrs []string
 	p.mu.Lock()
-	for name, m := range p.members { // map order is random enough
-		if len(addrs) == leavePushPulls {
-			break
-		}
-		if name != p.name {
-			addrs = append(addrs, m.Addr)
-		}
-	}
+	addrs := leaveTargets(p.members, p.name)
 	p.mu.Unlock()
 	done := make(chan struct{}, len(addrs))
 	started := 0
@@ -341,6 +338,25 @@ func (p *Pool) pushLeave(timeout time.Duration) {
 			return
 		}
 	}
+}
+
+// leaveTargets picks the members a leaving member tells directly: the
+// servers, up to leaveServers of them, then others up to leavePushPulls in
+// all. Map order makes the picks random.
+func leaveTargets(members map[string]Member, self string) []string {
+	var servers, others []string
+	for name, m := range members {
+		switch {
+		case name == self:
+		case m.Meta.Role == RoleServer:
+			if len(servers) < leaveServers {
+				servers = append(servers, m.Addr)
+			}
+		case len(others) < leavePushPulls:
+			others = append(others, m.Addr)
+		}
+	}
+	return append(servers, others[:max(0, min(len(others), leavePushPulls-len(servers)))]...)
 }
 
 // Close shuts the pool down without leaving: the others detect this member
