@@ -73,3 +73,55 @@ func (g *diskGuard) check() error {
 	}
 	return g.err
 }
+
+// stallLimit is how long the Raft log may make no progress, with the disk
+// below its reserve, before watchStall gives up on the server.
+const stallLimit = 10 * time.Second
+
+// watchStall stops the server when its disk is full and its Raft work has
+// stopped. A follower's disk can fill with entries replicated from the
+// leader. Usually the LogDB's next write-ahead log write then fails and
+// dragonboat panics. But when a memtable flush is what finds no room
+// first, Pebble retries the flush forever and stalls every write behind
+// it: the server would hang, dropping Raft messages, its linearizable
+// reads timing out, with nothing said. Stopping, as the panic does, makes
+// it visible and lets the others carry on; it catches up when restarted
+// with space.
+func (s *Server) watchStall(g *diskGuard, host stuckHost) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if err := stalled(g, host); err != nil {
+			s.log.Error("stopping: disk full", "err", err)
+			if s.cfg.Fatal != nil {
+				s.cfg.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+// stuckHost is what watchStall needs of raftnode.Host.
+type stuckHost interface{ Stuck() time.Duration }
+
+// stalled says why the server must stop, or nil: the disk is below its
+// reserve and no shard has made progress for stallLimit.
+func stalled(g *diskGuard, host stuckHost) error {
+	if g.check() == nil {
+		return nil
+	}
+	stuck := host.Stuck()
+	if stuck < stallLimit {
+		return nil
+	}
+	g.mu.Lock()
+	free := g.free
+	g.mu.Unlock()
+	return fmt.Errorf("the Raft log cannot be written: no space left on device (%d KiB free on the filesystem of %s) and no shard has made progress for %v; this server stops, the others carry on: free space and start it again, and it catches up",
+		free>>10, g.dir, stuck.Round(time.Second))
+}

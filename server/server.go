@@ -62,6 +62,11 @@ type Config struct {
 	// death too; the grace, longer than a push/pull interval, lets a live
 	// member's state arrive first.
 	UnknownNodeGrace time.Duration
+	// Fatal is called, once, when the server cannot go on: its data
+	// directory's disk is full and its Raft log has stopped (see
+	// watchStall). The process should exit; the other servers carry on.
+	// Nil only logs the error.
+	Fatal func(error)
 
 	Logger *slog.Logger
 }
@@ -224,7 +229,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		raft:     newDiskGuard(host, cfg.DataDir, cfg.DiskReserve),
@@ -233,7 +238,11 @@ func New(cfg Config) (*Server, error) {
 		self:     self,
 		now:      time.Now,
 		stop:     make(chan struct{}),
-	}, nil
+	}
+	if g, ok := s.raft.(*diskGuard); ok {
+		go s.watchStall(g, host)
+	}
+	return s, nil
 }
 
 // KVShards is the datacenter's number of KV shards.

@@ -177,6 +177,10 @@ func agent(ctx context.Context, role string, f agentFlags, log *slog.Logger) err
 	cfg.Logger = log.With("component", "server")
 	cfg.RaftAddr = f.raftAddr
 	cfg.UnknownNodeGrace = 2 * gossip.Config{Profile: f.gossipProfile}.PushPullInterval()
+	// The server has logged why. Its Raft work is blocked, so a graceful
+	// stop would wait for ever: exit as dragonboat's own panic on a full
+	// disk does, and the others see a failed server.
+	cfg.Fatal = func(error) { os.Exit(2) }
 	switch role {
 	case "dev":
 		if cfg.DataDir == "" {

@@ -32,6 +32,7 @@ type Host struct {
 	log    *slog.Logger
 	shards map[shard.ID]*replica
 
+	started  time.Time
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	closeOne sync.Once
@@ -67,10 +68,11 @@ func New(cfg Config) (*Host, error) {
 	cfg.Shards = append([]shard.ID(nil), cfg.Shards...)
 
 	h := &Host{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		shards: make(map[shard.ID]*replica, len(cfg.Shards)),
-		stop:   make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		shards:  make(map[shard.ID]*replica, len(cfg.Shards)),
+		started: time.Now(),
+		stop:    make(chan struct{}),
 	}
 	for _, id := range cfg.Shards {
 		h.shards[id] = &replica{id: id, m: cfg.Machine(id), leaderGen: make(chan struct{})}
@@ -460,6 +462,28 @@ func (h *Host) Contact(id shard.ID) (shard.ReplicaID, time.Duration) {
 		return leader, -1
 	}
 	return leader, time.Since(last)
+}
+
+// Stuck reports how long no shard of this host has completed a ReadIndex
+// round (contactLoop tries one a second for each) while some shard still
+// names a leader; 0 when one completed lately or no shard has a leader.
+// Replicas cut off from a quorum lose their leader within an election
+// timeout (CheckQuorum, PreVote); a host whose Raft work is blocked, as
+// when its LogDB waits on a disk with no room, stays as it was.
+func (h *Host) Stuck() time.Duration {
+	latest, leader := h.started, false
+	for _, r := range h.shards {
+		r.mu.Lock()
+		if r.lastContact.After(latest) {
+			latest = r.lastContact
+		}
+		leader = leader || r.leader != 0
+		r.mu.Unlock()
+	}
+	if !leader {
+		return 0
+	}
+	return time.Since(latest)
 }
 
 // contactLoop confirms, about once a second, that each shard's leader still

@@ -211,3 +211,33 @@ func TestAddAndRemoveServer(t *testing.T) {
 	ctx = rctx
 	put(hosts[0], "after-removal")
 }
+
+// Stuck stays near zero while reads complete, and is 0 on a replica that
+// lost its quorum: no shard names a leader there, so a server whose peers
+// are down is not taken for one whose Raft work is blocked.
+func TestStuckIsNotQuorumLoss(t *testing.T) {
+	hosts := startHosts(t, 3, 1, nil)
+	eventually(t, 10*time.Second, "a read round confirmed on every host", func() bool {
+		for _, h := range hosts {
+			if h.Stuck() > 3*time.Second {
+				return false
+			}
+			for id := range h.shards {
+				if _, since := h.Contact(id); since < 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	hosts[1].Close()
+	hosts[2].Close()
+	eventually(t, 20*time.Second, "the last host to know no leader", func() bool {
+		return hosts[0].Stuck() == 0
+	})
+	for id := range hosts[0].shards {
+		if leader, _ := hosts[0].Contact(id); leader != 0 {
+			t.Fatalf("%v still names leader %d", id, leader)
+		}
+	}
+}
