@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lni/dragonboat/v4/config"
+
 	"meridian/server/shard"
 )
 
@@ -59,6 +61,11 @@ type Config struct {
 	LeaderWait time.Duration
 
 	Logger *slog.Logger
+
+	// testFS, if set, is the filesystem dragonboat and its LogDB use
+	// instead of the operating system's: for tests that make the disk
+	// fail.
+	testFS config.IFS
 }
 
 // DefaultConfig returns the production timings: 50 ms ticks, heartbeat every

@@ -96,6 +96,9 @@ func New(cfg Config) (*Host, error) {
 	nhc.Expert.LogDB.Shards = cfg.LogDBShards
 	nhc.Expert.Engine = config.GetDefaultEngineConfig()
 	nhc.Expert.Engine.ExecShards = cfg.StepWorkers
+	if cfg.testFS != nil {
+		nhc.Expert.FS = cfg.testFS
+	}
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: start NodeHost at %s: %w", cfg.DataDir, err)
