@@ -3,9 +3,12 @@ package raftnode
 import (
 	"context"
 	"fmt"
+	"log"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/lni/dragonboat/v4/logger"
 )
@@ -30,7 +33,42 @@ func RouteLogs(l *slog.Logger, level slog.Level) {
 			}
 			return a
 		})
+		// Pebble, under dragonboat's LogDB, logs through the standard
+		// library's log package (which dragonboat's capnslog takes
+		// over at init, outside the factory above).
+		log.SetFlags(0)
+		log.SetPrefix("")
+		log.SetOutput(&stdLog{l: l.With("component", "dragonboat", "pkg", "pebble"), min: level,
+			limit: &rateLimit{every: 10 * time.Second, last: map[string]time.Time{}}})
 	})
+}
+
+// stdLog turns the standard log package's lines into warnings. Pebble
+// writes there only what is worth seeing (a failed flush, a failed WAL
+// write before the panic), but a failed flush is retried in a loop and
+// logged each time, with a new file name: lines that differ only in their
+// numbers pass once per period, the rest go to debug.
+type stdLog struct {
+	l     *slog.Logger
+	min   slog.Level
+	limit *rateLimit
+}
+
+func (w *stdLog) Write(p []byte) (int, error) {
+	msg := strings.TrimRight(string(p), "\n")
+	level := slog.LevelWarn
+	if !w.limit.allow(strings.Map(func(r rune) rune {
+		if unicode.IsDigit(r) {
+			return -1
+		}
+		return r
+	}, msg)) {
+		level = slog.LevelDebug
+	}
+	if level >= w.min {
+		w.l.Log(context.Background(), level, msg)
+	}
+	return len(p), nil
 }
 
 type slogAdapter struct {
