@@ -51,10 +51,17 @@ func TestStuckWhenTheLogDBStalls(t *testing.T) {
 		cfg.testFS = vfs.Wrap(f, noInjection{})
 	})
 	id := shard.KV(0)
-	leader, _ := hosts[0].Contact(id)
-	if leader == 0 {
-		t.Fatal("no leader after WaitReady")
-	}
+	// Leader events reach each host a little after dragonboat acts.
+	var leader shard.ReplicaID
+	eventually(t, 10*time.Second, "every host to name the same leader", func() bool {
+		leader, _ = hosts[0].Contact(id)
+		for _, h := range hosts[1:] {
+			if l, _ := h.Contact(id); l != leader {
+				return false
+			}
+		}
+		return leader != 0
+	})
 	follower := int(leader) % 3 // the replica after the leader, 0-based
 	f := fss[follower]
 	f.full.Store(true)
