@@ -87,7 +87,7 @@ const stallLimit = 10 * time.Second
 // reads timing out, with nothing said. Stopping, as the panic does, makes
 // it visible and lets the others carry on; it catches up when restarted
 // with space.
-func (s *Server) watchStall(g *diskGuard, host stuckHost) {
+func (s *Server) watchStall(g *diskGuard, host *raftnode.Host) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -96,7 +96,7 @@ func (s *Server) watchStall(g *diskGuard, host stuckHost) {
 			return
 		case <-t.C:
 		}
-		if err := stalled(g, host); err != nil {
+		if err := stalled(g, host.Stuck()); err != nil {
 			s.log.Error("stopping: disk full", "err", err)
 			if s.cfg.Fatal != nil {
 				s.cfg.Fatal(err)
@@ -106,17 +106,11 @@ func (s *Server) watchStall(g *diskGuard, host stuckHost) {
 	}
 }
 
-// stuckHost is what watchStall needs of raftnode.Host.
-type stuckHost interface{ Stuck() time.Duration }
-
 // stalled says why the server must stop, or nil: the disk is below its
-// reserve and no shard has made progress for stallLimit.
-func stalled(g *diskGuard, host stuckHost) error {
-	if g.check() == nil {
-		return nil
-	}
-	stuck := host.Stuck()
-	if stuck < stallLimit {
+// reserve and no shard has made progress for stallLimit (stuck, from
+// raftnode.Host.Stuck).
+func stalled(g *diskGuard, stuck time.Duration) error {
+	if stuck < stallLimit || g.check() == nil {
 		return nil
 	}
 	g.mu.Lock()

@@ -7,11 +7,6 @@ import (
 	"time"
 )
 
-// fakeStuck is a Raft host whose progress the test sets.
-type fakeStuck time.Duration
-
-func (f fakeStuck) Stuck() time.Duration { return time.Duration(f) }
-
 // A server stops only when both hold: its disk is below the reserve, and
 // its Raft work has made no progress for stallLimit. A full disk alone
 // (writes refused, replication going on) or a stall alone (a cluster that
@@ -36,7 +31,7 @@ func TestStalledNeedsAFullDiskAndNoProgress(t *testing.T) {
 		{full: true, stuck: stallLimit - time.Second},
 		{full: true, stuck: stallLimit, stop: true},
 	} {
-		err := stalled(guard(tc.full), fakeStuck(tc.stuck))
+		err := stalled(guard(tc.full), tc.stuck)
 		if (err != nil) != tc.stop {
 			t.Errorf("full %v, stuck %v: %v, want a stop: %v", tc.full, tc.stuck, err, tc.stop)
 			continue

@@ -3,25 +3,14 @@ package server_test
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
+	"meridian/integration/fakeclock"
 	"meridian/rpc"
 	"meridian/server"
 	"meridian/server/servertest"
 )
-
-// fakeClock is a clock the test moves by hand (the grace period is minutes
-// long in production).
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func passingNodes(t *testing.T, c *servertest.Cluster) []string {
 	t.Helper()
@@ -45,8 +34,8 @@ func TestReconcileFailsNodesGossipNeverKnew(t *testing.T) {
 		cfg.UnknownNodeGrace = grace
 	}})
 	s := c.Servers[0]
-	clock := &fakeClock{t: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)}
-	server.SetClock(s, clock.now)
+	clock := fakeclock.New(time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC))
+	server.SetClock(s, clock.Now)
 	ctx := context.Background()
 
 	edge := webOn("edge-2", 8080, rpc.HealthPassing)
@@ -72,10 +61,10 @@ func TestReconcileFailsNodesGossipNeverKnew(t *testing.T) {
 	unknownFor := func() {
 		t.Helper()
 		reconcile()
-		clock.add(grace - time.Second)
+		clock.Add(grace - time.Second)
 		reconcile()
 		passing("edge-2", "ext-1")
-		clock.add(2 * time.Second)
+		clock.Add(2 * time.Second)
 		reconcile()
 		passing("ext-1")
 		var checks rpc.HealthChecksResult

@@ -56,7 +56,7 @@ func TestCacheServesWhileServersDown(t *testing.T) {
 	}
 
 	// Past the bound a query tries a refetch, which fails: the cache answers.
-	e.clock.Advance(2 * DefaultStaleBound)
+	e.clock.Add(2 * DefaultStaleBound)
 	if got := ask(); !slices.Equal(got, two) {
 		t.Fatalf("servers cut, past the stale bound: %q, want the cached %q", got, two)
 	}
@@ -165,7 +165,7 @@ func TestCacheLimitAndIdle(t *testing.T) {
 		if r := query(t, "udp", e.addr, s+".service.meridian.", mdns.TypeA, 0); len(r.Answer) != 1 {
 			t.Fatalf("%s: %v", s, r)
 		}
-		e.clock.Advance(time.Second) // a is the least recently asked
+		e.clock.Add(time.Second) // a is the least recently asked
 	}
 	if s := e.srv.Stats(); s.Entries != 3 {
 		t.Fatalf("%d entries, want the limit 3 (the service list, b and c)", s.Entries)
@@ -180,7 +180,7 @@ func TestCacheLimitAndIdle(t *testing.T) {
 		t.Fatalf("a was still cached")
 	}
 
-	e.clock.Advance(2 * time.Minute)
+	e.clock.Add(2 * time.Minute)
 	eventually(t, "idle entries dropped", func() bool { return e.srv.Stats().Entries == 0 })
 }
 

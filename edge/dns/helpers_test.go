@@ -13,29 +13,10 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"meridian/integration/fakeclock"
 	"meridian/rpc"
 	"meridian/server/servertest"
 )
-
-// fakeClock is a clock the tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // errNetworkCut is what switchedNetwork returns while cut: what a
 // connection refused or reset looks like through the edge's transport.
@@ -128,7 +109,7 @@ func (n *switchedNetwork) Restore() {
 type testEnv struct {
 	cluster *servertest.Cluster
 	net     *switchedNetwork
-	clock   *fakeClock
+	clock   *fakeclock.Clock
 	srv     *Server
 	addr    string
 }
@@ -138,7 +119,7 @@ type testEnv struct {
 func newEnv(t *testing.T, configure func(*Config)) *testEnv {
 	t.Helper()
 	c := servertest.Start(t, servertest.Options{Servers: 1, KVShards: 1})
-	e := &testEnv{cluster: c, net: newSwitchedNetwork(c.APIs[0]), clock: newFakeClock()}
+	e := &testEnv{cluster: c, net: newSwitchedNetwork(c.APIs[0]), clock: fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Servers = e.net

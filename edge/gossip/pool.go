@@ -356,7 +356,10 @@ func leaveTargets(members map[string]Member, self string) []string {
 			others = append(others, m.Addr)
 		}
 	}
-	return append(servers, others[:max(0, min(len(others), leavePushPulls-len(servers)))]...)
+	if n := leavePushPulls - len(servers); n > 0 {
+		servers = append(servers, others[:min(n, len(others))]...)
+	}
+	return servers
 }
 
 // Close shuts the pool down without leaving: the others detect this member

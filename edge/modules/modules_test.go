@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"meridian/edge/modules"
+	"meridian/integration/fakeclock"
 	"meridian/rpc"
 	"meridian/server/servertest"
 	"meridian/wasm"
@@ -47,19 +47,6 @@ func (n *switchedNet) Forward(ctx context.Context, body []byte) ([]byte, error) 
 	return n.Transport.Forward(ctx, body)
 }
 
-// fakeClock is a settable clock (outside time, named as a fake).
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (f *fakeClock) Now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
-func (f *fakeClock) Add(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
-}
-
 func newStore(t *testing.T, dir string, servers rpc.Transport, clock func() time.Time) *modules.Store {
 	t.Helper()
 	rt, err := wasm.New(context.Background(), wasm.Config{})
@@ -88,7 +75,7 @@ func TestFetchKeepAndNames(t *testing.T) {
 	c := servertest.Start(t, servertest.Options{Servers: 1, KVShards: 1})
 	passDigest := submit(t, c, guest(t, "pass"), "probe")
 	dir := t.TempDir()
-	clock := &fakeClock{now: time.Unix(1000, 0)}
+	clock := fakeclock.New(time.Unix(1000, 0))
 	net := &switchedNet{Transport: c.APIs[0]}
 	s := newStore(t, dir, net, clock.Now)
 
